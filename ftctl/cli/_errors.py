@@ -1,0 +1,151 @@
+"""The one error boundary: every exception a command raises becomes one line on stderr and an exit
+code. An ordered table maps exception types to messages that say what to do next; the first match
+wins, so specific types come before their bases. Tracebacks appear only with --debug.
+
+openai's exception types are looked up by name, and only when openai is already imported: if it
+is not, no openai exception can be in flight, and the boundary stays off the start-up path.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+
+from ftctl.errors import FtctlError
+from ftctl.exit_codes import ExitCode
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Rule:
+    type_path: str  # "module:Name"
+    exit_code: ExitCode
+    hint: str | None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("openai:AuthenticationError", ExitCode.ERROR, "check OPENAI_API_KEY"),
+    Rule(
+        "openai:PermissionDeniedError",
+        ExitCode.ERROR,
+        "check that the key's project and organization may use this resource",
+    ),
+    Rule(
+        "openai:NotFoundError",
+        ExitCode.ERROR,
+        "check the id: `ftctl list` shows your jobs",
+    ),
+    Rule(
+        "openai:RateLimitError",
+        ExitCode.ERROR,
+        "wait and run the command again, or raise --max-retries",
+    ),
+    Rule("openai:BadRequestError", ExitCode.ERROR, None),
+    Rule("openai:UnprocessableEntityError", ExitCode.ERROR, None),
+    Rule(
+        "openai:InternalServerError",
+        ExitCode.ERROR,
+        "the service had a problem: try again in a minute",
+    ),
+    Rule("openai:APIStatusError", ExitCode.ERROR, None),
+    Rule("openai:APITimeoutError", ExitCode.ERROR, "raise --timeout, or try again"),
+    Rule(
+        "openai:APIConnectionError",
+        ExitCode.ERROR,
+        "check the network, or the URL given by --base-url / OPENAI_BASE_URL",
+    ),
+    Rule("openai:OpenAIError", ExitCode.ERROR, None),
+)
+
+
+def _resolve(type_path: str) -> type[BaseException] | None:
+    module_name, _, name = type_path.partition(":")
+    module = sys.modules.get(module_name)
+    found = getattr(module, name, None) if module is not None else None
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def _api_error_line(exc: BaseException) -> str:
+    """The API's own message, then HTTP status and request id when the error carries them."""
+    body = getattr(exc, "body", None)
+    message = None
+    if isinstance(body, dict):
+        message = body.get("message")
+    if not message:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    details = []
+    status = getattr(exc, "status_code", None)
+    if status is not None:
+        details.append(f"HTTP {status}")
+    request_id = getattr(exc, "request_id", None)
+    if request_id:
+        details.append(f"request {request_id}")
+    if type(exc).__name__ == "APIConnectionError":
+        details.append(f"{type(exc).__name__}")
+    return f"{message} ({', '.join(details)})" if details else str(message)
+
+
+def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
+    """Message, next step and exit code for any exception."""
+    if isinstance(exc, FtctlError):
+        return exc.message, exc.hint, exc.exit_code
+    for rule in RULES:
+        exc_type = _resolve(rule.type_path)
+        if exc_type is not None and isinstance(exc, exc_type):
+            return _api_error_line(exc), rule.hint, rule.exit_code
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}", None, ExitCode.ERROR
+    return (
+        f"internal error: {type(exc).__name__}: {exc}",
+        "rerun with --debug for the traceback, and report it",
+        ExitCode.ERROR,
+    )
+
+
+def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
+    """Print one line (two with a next step) for exc; return its exit code."""
+    from ftctl.client import redact
+
+    if debug:
+        sys.stderr.write(redact("".join(traceback.format_exception(exc)), secret))
+    message, hint, code = describe(exc)
+    sys.stderr.write(redact(f"Error: {message}\n", secret))
+    if hint:
+        sys.stderr.write(redact(f"  next: {hint}\n", secret))
+    sys.stderr.flush()
+    return code
+
+
+def guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a command in the error boundary (Ctrl-C included: exit 130, the job untouched)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from ftctl.cli._context import state
+
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("\nInterrupted.\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except Exception as exc:
+            code = report(exc, debug=state.settings.debug, secret=state.settings.api_key)
+            raise typer.Exit(code) from None
+
+    return wrapper
+
+
+def run_guarded(func: Callable[[], Any]) -> None:
+    """For code outside a command (the root callback); same mapping."""
+    guarded(func)()

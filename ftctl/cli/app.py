@@ -1,0 +1,87 @@
+"""The `ftctl` command: wires one module per command group and sets per-invocation settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ftctl import __version__
+from ftctl.cli import _context
+from ftctl.cli import complete as complete_commands
+from ftctl.cli import jobs as job_commands
+from ftctl.cli import mock as mock_commands
+from ftctl.cli import models as model_commands
+from ftctl.cli import prepare as prepare_commands
+from ftctl.settings import Settings
+
+app = typer.Typer(
+    name="ftctl",
+    help="Fine-tune OpenAI models from a shell: prepare data, create and follow jobs, "
+    "try and delete the tuned model; `ftctl mock serve` runs it all offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ftctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show tracebacks and log each HTTP exchange to stderr (API key redacted).",
+        ),
+    ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="API base URL [env: OPENAI_BASE_URL; default: https://api.openai.com/v1].",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, help="Seconds to wait for each request [default: 60]."),
+    ] = None,
+    max_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--max-retries",
+            min=0,
+            help="Retries for 408/409/429/5xx and connection errors [default: 2].",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Settings shared by every command. The API key is read from OPENAI_API_KEY only."""
+    _context.state = _context.AppState(
+        settings=Settings.from_env(
+            base_url=base_url, timeout=timeout, max_retries=max_retries, debug=debug
+        )
+    )
+
+
+prepare_commands.register(app)
+job_commands.register(app)
+complete_commands.register(app)
+model_commands.register(app)
+app.add_typer(mock_commands.app, name="mock")
+
+
+def main() -> None:
+    app()
