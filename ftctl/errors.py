@@ -12,6 +12,7 @@ class FtctlError(Exception):
     """An error ftctl explains in one line, with an optional next step."""
 
     exit_code: ExitCode = ExitCode.ERROR
+    label = "Error"  # how the error boundary introduces the message
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -61,3 +62,4 @@ class Interrupted(FtctlError):
     """Ctrl-C: the message says what was left running and how to pick it up again."""
 
     exit_code = ExitCode.INTERRUPTED
+    label = "Interrupted"

@@ -28,3 +28,8 @@ class AppState:
 
 # One process runs one command; the root callback replaces this before any command runs.
 state = AppState()
+
+
+def current() -> AppState:
+    """The state of this invocation (read at call time: the callback rebinds `state`)."""
+    return state

@@ -118,7 +118,8 @@ def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
     if debug:
         sys.stderr.write(redact("".join(traceback.format_exception(exc)), secret))
     message, hint, code = describe(exc)
-    sys.stderr.write(redact(f"Error: {message}\n", secret))
+    label = exc.label if isinstance(exc, FtctlError) else "Error"
+    sys.stderr.write(redact(f"{label}: {message}\n", secret))
     if hint:
         sys.stderr.write(redact(f"  next: {hint}\n", secret))
     sys.stderr.flush()

@@ -1,0 +1,301 @@
+"""Fine-tuning jobs: create, list, retrieve, cancel, pause, resume, events, and following."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ftctl.errors import FtctlError
+from ftctl.service._raw import json_object
+
+if TYPE_CHECKING:
+    import openai
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+# Statuses for which a retry is safe and likely to help (the SDK's own list).
+_TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    n_epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    suffix: str | None = None
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    seed: int | None = None
+    metadata: dict[str, str] | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The request body: hyperparameters go in `method`, not the deprecated top level."""
+        body: dict[str, Any] = {"model": self.model, "training_file": self.training_file}
+        if self.validation_file:
+            body["validation_file"] = self.validation_file
+        if self.suffix:
+            body["suffix"] = self.suffix
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.metadata:
+            body["metadata"] = self.metadata
+        supervised: dict[str, Any] = {}
+        if hyper := self.hyperparameters.to_api():
+            supervised["hyperparameters"] = hyper
+        body["method"] = {"type": "supervised", "supervised": supervised}
+        return body
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth waiting out while following: the network, timeouts, 408/409/429/5xx."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and (
+        exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
+    )
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class CreateMayHaveSucceeded(FtctlError):
+    """A create request failed in a way that leaves unknown whether the job exists."""
+
+
+@dataclass(frozen=True)
+class EventItem:
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StatusItem:
+    job: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RetryItem:
+    error: BaseException
+    delay: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class FinishedItem:
+    job: dict[str, Any]
+
+
+FollowItem = EventItem | StatusItem | RetryItem | FinishedItem
+
+
+class JobsService:
+    def __init__(
+        self, client: openai.OpenAI, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._client = client
+        self._sleep = sleep
+
+    # -- single requests -------------------------------------------------------------------
+    def create(self, request: JobRequest) -> dict[str, Any]:
+        """POST the job. The SDK would retry a 5xx POST blindly and could create two jobs, so only
+        retries that are known safe happen here: 429 (refused, not processed) and connection
+        failures before any byte was sent."""
+        import httpx
+        import openai
+
+        body = request.body()
+        once = self._client.with_options(max_retries=0)
+        attempts = self._client.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                raw = once.fine_tuning.jobs.with_raw_response.create(**body)
+                return json_object(raw)
+            except openai.RateLimitError as exc:
+                if attempt == attempts:
+                    raise
+                self._sleep(retry_after_seconds(exc) or min(2.0**attempt, 30.0))
+            except openai.APIConnectionError as exc:
+                never_sent = isinstance(exc.__cause__, httpx.ConnectError)
+                if never_sent and attempt < attempts:
+                    self._sleep(min(2.0**attempt, 30.0))
+                    continue
+                if never_sent:
+                    raise
+                raise CreateMayHaveSucceeded(
+                    f"the create request failed after it was sent ({exc.message})",
+                    hint="the job may exist: check `ftctl list --limit 5` before creating again",
+                ) from exc
+            except openai.APIStatusError as exc:
+                if exc.status_code < 500:
+                    raise
+                raise CreateMayHaveSucceeded(
+                    f"the service failed while creating the job (HTTP {exc.status_code}, "
+                    f"request {exc.request_id or '-'})",
+                    hint="the job may exist: check `ftctl list --limit 5` before creating again",
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def retrieve(self, job_id: str) -> dict[str, Any]:
+        return json_object(self._client.fine_tuning.jobs.with_raw_response.retrieve(job_id))
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return json_object(self._client.fine_tuning.jobs.with_raw_response.cancel(job_id))
+
+    def pause(self, job_id: str) -> dict[str, Any]:
+        return json_object(self._client.fine_tuning.jobs.with_raw_response.pause(job_id))
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        return json_object(self._client.fine_tuning.jobs.with_raw_response.resume(job_id))
+
+    def list_page(self, *, limit: int | None = None, after: str | None = None) -> dict[str, Any]:
+        import openai
+
+        raw = self._client.fine_tuning.jobs.with_raw_response.list(
+            limit=limit if limit is not None else openai.omit,
+            after=after if after is not None else openai.omit,
+        )
+        return json_object(raw)
+
+    def list_all(self, *, page_size: int = 100) -> dict[str, Any]:
+        """Every page merged under `data`, in the API's order (newest first)."""
+        first = self.list_page(limit=page_size)
+        merged = dict(first)
+        data = list(first.get("data") or [])
+        page = first
+        while page.get("has_more") and page.get("data"):
+            page = self.list_page(limit=page_size, after=page["data"][-1]["id"])
+            data.extend(page.get("data") or [])
+        merged["data"] = data
+        merged["has_more"] = False
+        return merged
+
+    def events_page(
+        self, job_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        import openai
+
+        raw = self._client.fine_tuning.jobs.with_raw_response.list_events(
+            job_id,
+            limit=limit if limit is not None else openai.omit,
+            after=after if after is not None else openai.omit,
+        )
+        return json_object(raw)
+
+    def checkpoints_page(
+        self, job_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        import openai
+
+        raw = self._client.fine_tuning.jobs.checkpoints.with_raw_response.list(
+            job_id,
+            limit=limit if limit is not None else openai.omit,
+            after=after if after is not None else openai.omit,
+        )
+        return json_object(raw)
+
+    # -- events and following --------------------------------------------------------------
+    def new_events(
+        self, job_id: str, seen: set[str], *, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """Events not in `seen`, oldest first; marks them seen.
+
+        The API lists events newest first and `after` pages towards older ones, so a poll reads
+        pages until it meets an event it has already seen (or the beginning of the job).
+        """
+        fresh: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            page = self.events_page(job_id, limit=page_size, after=after)
+            data = page.get("data") or []
+            reached_seen = False
+            for event in data:
+                if event.get("id") in seen:
+                    reached_seen = True
+                    break
+                fresh.append(event)
+            if reached_seen or not data or not page.get("has_more"):
+                break
+            after = data[-1].get("id")
+        fresh.reverse()
+        seen.update(str(event.get("id")) for event in fresh)
+        return fresh
+
+    def follow(
+        self,
+        job_id: str,
+        *,
+        poll_interval: float = 5.0,
+        max_backoff: float = 60.0,
+        max_consecutive_failures: int | None = None,
+    ) -> Iterator[FollowItem]:
+        """Events as they arrive, status changes, retry notices, then the finished job.
+
+        Transient failures are waited out with capped exponential backoff (honouring
+        Retry-After); anything else propagates. Stopping the iteration never touches the job.
+        """
+        seen: set[str] = set()
+        last_status: str | None = None
+        failures = 0
+
+        def backoff(exc: Exception) -> RetryItem:
+            nonlocal failures
+            if not is_transient(exc):
+                raise exc
+            failures += 1
+            if max_consecutive_failures is not None and failures > max_consecutive_failures:
+                raise exc
+            delay = retry_after_seconds(exc)
+            if delay is None:
+                delay = min(max_backoff, poll_interval * 2 ** (failures - 1))
+            return RetryItem(exc, delay, failures)
+
+        while True:
+            # Events are yielded as soon as they are read (and so marked seen), before the
+            # status call that may fail: a failure there must not swallow them.
+            try:
+                events = self.new_events(job_id, seen)
+            except Exception as exc:
+                retry = backoff(exc)
+                yield retry
+                self._sleep(retry.delay)
+                continue
+            for event in events:
+                yield EventItem(event)
+            try:
+                job = self.retrieve(job_id)
+            except Exception as exc:
+                retry = backoff(exc)
+                yield retry
+                self._sleep(retry.delay)
+                continue
+            failures = 0
+            status = job.get("status")
+            if status != last_status:
+                last_status = status
+                yield StatusItem(job)
+            if status in TERMINAL_STATUSES:
+                # Events written between the events call and the status call.
+                for event in self.new_events(job_id, seen):
+                    yield EventItem(event)
+                yield FinishedItem(job)
+                return
+            self._sleep(poll_interval)
