@@ -22,7 +22,9 @@ JobIdOpt = Annotated[
 ]
 JobIdArg = Annotated[
     str | None,
-    typer.Argument(help="Fine-tuning job id (ftjob-...); same as -i.", show_default=False),
+    typer.Argument(
+        metavar="JOB_ID", help="Fine-tuning job id (ftjob-...); same as -i.", show_default=False
+    ),
 ]
 
 

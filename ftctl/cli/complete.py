@@ -35,7 +35,9 @@ def _read_prompt(positional: str | None, option: str | None) -> str:
 def complete(
     prompt_arg: Annotated[
         str | None,
-        typer.Argument(help='The prompt; "-" reads it from stdin.', show_default=False),
+        typer.Argument(
+            metavar="PROMPT", help='The prompt; "-" reads it from stdin.', show_default=False
+        ),
     ] = None,
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model to ask, e.g. ft:davinci-002:org::id.")

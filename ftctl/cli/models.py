@@ -14,7 +14,9 @@ from ftctl.errors import UsageError
 
 ModelArg = Annotated[
     str | None,
-    typer.Argument(help="Fine-tuned model name (ft:...); same as -i.", show_default=False),
+    typer.Argument(
+        metavar="MODEL", help="Fine-tuned model name (ft:...); same as -i.", show_default=False
+    ),
 ]
 ModelOpt = Annotated[
     str | None,
