@@ -5,12 +5,13 @@
 SPEC defaults to /work/shared/openai-openapi/openapi.yaml (openai/openai-openapi, commit f85dbe2).
 The output is a valid OpenAPI 3.1 document holding only the operations in OPERATIONS, their path
 items' parameters, and every component they reference, transitively (`$ref`s are walked), plus
-`ErrorResponse` and `Error`. Operations and components are copied verbatim except for one repair:
-a few number schemas use OpenAPI 3.0's boolean `exclusiveMinimum: true` next to `minimum: M`, which
-is invalid in 3.1 (JSON Schema 2020-12 wants a number), so they become `exclusiveMinimum: M`; the
-same for `exclusiveMaximum`; and a `default: null` on a schema whose `type` does not allow null
-(six, all in request schemas) is dropped, since a default must validate. The top-level `x-oaiMeta` (documentation navigation) and unused tags
-are dropped. The output is deterministic: the same input gives a byte-identical file.
+`ErrorResponse` and `Error`. Operations and components are copied verbatim except for two repairs
+of OpenAPI 3.0 leftovers that make the upstream file invalid as 3.1: a few number schemas use a
+boolean `exclusiveMinimum: true` next to `minimum: M` (JSON Schema 2020-12 wants a number), which
+become `exclusiveMinimum: M` (the same for `exclusiveMaximum`); and a `default: null` on a schema
+whose `type` excludes null (six, all in request schemas) is dropped, since a default must validate.
+The top-level `x-oaiMeta` (documentation navigation) and unused tags are dropped. The output is
+deterministic: the same input gives a byte-identical file.
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def subset(doc: dict[str, Any], operations: tuple[str, ...] = OPERATIONS) -> dic
         "tags": [t for t in doc.get("tags", []) if t.get("name") in used_tags],
         "paths": paths,
         "components": {
-            section: dict(sorted(entries.items())) for section, entries in sorted(components.items())
+            section: dict(sorted(entries.items()))
+            for section, entries in sorted(components.items())
         },
     }
     return out
