@@ -137,6 +137,12 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            # `ftctl list | head -1`: the reader left; stop quietly, as Unix tools do.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(ExitCode.ERROR) from None
         except KeyboardInterrupt:
             sys.stderr.write("\nInterrupted.\n")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
