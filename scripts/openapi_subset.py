@@ -5,11 +5,15 @@
 SPEC defaults to /work/shared/openai-openapi/openapi.yaml (openai/openai-openapi, commit f85dbe2).
 The output is a valid OpenAPI 3.1 document holding only the operations in OPERATIONS, their path
 items' parameters, and every component they reference, transitively (`$ref`s are walked), plus
-`ErrorResponse` and `Error`. Operations and components are copied verbatim except for two repairs
-of OpenAPI 3.0 leftovers that make the upstream file invalid as 3.1: a few number schemas use a
-boolean `exclusiveMinimum: true` next to `minimum: M` (JSON Schema 2020-12 wants a number), which
-become `exclusiveMinimum: M` (the same for `exclusiveMaximum`); and a `default: null` on a schema
-whose `type` excludes null (six, all in request schemas) is dropped, since a default must validate.
+`ErrorResponse` and `Error`. Operations and components are copied verbatim except for repairs of
+OpenAPI 3.0 leftovers that 3.1 (JSON Schema 2020-12) reads differently or rejects:
+
+- `nullable: true` (43 places; 3.1 ignores the keyword, so `finish_reason: null` in a stream chunk
+  would be refused) becomes a type admitting null: `type: [T, "null"]`, or `anyOf: [..., null]`;
+- boolean `exclusiveMinimum: true` next to `minimum: M` (7) becomes `exclusiveMinimum: M` (the same
+  for `exclusiveMaximum`), since 2020-12 wants a number;
+- a `default: null` left on a schema whose type excludes null (1) is dropped.
+
 The top-level `x-oaiMeta` (documentation navigation) and unused tags are dropped. The output is
 deterministic: the same input gives a byte-identical file.
 """
@@ -110,6 +114,38 @@ def repair_exclusive_bounds(node: Any) -> int:
     elif isinstance(node, list):
         for item in node:
             count += repair_exclusive_bounds(item)
+    return count
+
+
+def repair_nullable(node: Any) -> int:
+    """Rewrite OpenAPI 3.0's `nullable: true` (ignored by 3.1) into a type that admits null.
+
+    `type: T` becomes `type: [T, "null"]` (and an `enum` gains `null`); a schema without a plain
+    `type` (a `$ref` or a combinator) becomes `anyOf: [schema, {type: null}]`; `nullable` on a
+    schema with neither only says nothing and is dropped. In place; returns the count."""
+    count = 0
+    if isinstance(node, dict):
+        for value in node.values():
+            count += repair_nullable(value)
+        if "nullable" in node:
+            nullable = node.pop("nullable") is True
+            count += 1
+            declared = node.get("type")
+            if not nullable:
+                pass
+            elif isinstance(declared, str):
+                node["type"] = [declared, "null"]
+                if isinstance(node.get("enum"), list) and None not in node["enum"]:
+                    node["enum"].append(None)
+            elif any(k in node for k in ("$ref", "oneOf", "anyOf", "allOf")):
+                annotations = {k: node.pop(k) for k in ("description", "default") if k in node}
+                inner = dict(node)
+                node.clear()
+                node.update(annotations)
+                node["anyOf"] = [inner, {"type": "null"}]
+    elif isinstance(node, list):
+        for item in node:
+            count += repair_nullable(item)
     return count
 
 
@@ -217,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.spec}: no such file", file=sys.stderr)
         return 2
     result = json.loads(json.dumps(subset(_load(args.spec))))  # a deep copy, safe to repair
-    repaired = repair_exclusive_bounds(result) + repair_null_defaults(result)
+    repaired = (
+        repair_exclusive_bounds(result) + repair_nullable(result) + repair_null_defaults(result)
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=1, ensure_ascii=False) + "\n"
     args.out.write_text(text, encoding="utf-8")
