@@ -1,0 +1,55 @@
+"""Training-data checks, offline and streaming: no Typer, Rich or openai in here.
+
+- `check_training_file(path, model)`: what `ftctl create` runs before uploading.
+- `report.analyze_jsonl`: the chat / preference / prompt-completion JSONL report.
+- `legacy`: the checks and fixes of the legacy `openai tools fine_tunes.prepare_data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftctl.prepare.report import DataReport, analyze_jsonl
+from ftctl.pricing import load_overrides
+
+__all__ = ["DataReport", "UploadCheck", "analyze_jsonl", "check_training_file"]
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    """What the service would make of a training file, before it is uploaded."""
+
+    format: str  # "prompt_completion" | "chat" | "preference"
+    examples: int
+    problems: list[str] = field(default_factory=list)  # "file:line: field: message", one each
+    total_tokens: int = 0
+    billed_tokens: int = 0
+    n_epochs: int = 0
+    estimated_cost_usd: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+
+def check_training_file(path: Path, model: str, *, n_epochs: int | None = None) -> UploadCheck:
+    """Check a JSONL training file as the service would, streaming it (flat memory), and count its
+    tokens with the model's encoding. Never prints. Prices honour FTCTL_PRICES. Raises
+    ftctl.errors.InputError when the file cannot be read."""
+    from ftctl.prepare.report import build_report
+    from ftctl.prepare.scan import scan_jsonl
+    from ftctl.tokens import encoding_name_for_model
+
+    path = Path(path)
+    scan = scan_jsonl(path, encoding_name_for_model(model))
+    report = build_report(scan, model, load_overrides(), n_epochs=n_epochs)
+    return UploadCheck(
+        format=report.format,
+        examples=report.examples,
+        problems=report.problems,
+        total_tokens=report.total_tokens,
+        billed_tokens=report.billed_tokens,
+        n_epochs=report.n_epochs,
+        estimated_cost_usd=report.estimated_cost_usd,
+    )

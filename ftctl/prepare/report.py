@@ -1,0 +1,151 @@
+"""The report on a JSONL training file (chat, preference or prompt/completion): problems the service
+would reject, token distributions, examples over the model's limit, epochs, billed tokens, cost."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftctl.prepare.records import CHAT, PREFERENCE, PROMPT_COMPLETION
+from ftctl.prepare.scan import Progress, ScanResult, scan_jsonl
+from ftctl.prepare.stats import (
+    MIN_EXAMPLES,
+    Distribution,
+    default_epochs,
+    distribution,
+    training_limit,
+)
+from ftctl.pricing import estimate_cost, price_per_1m
+from ftctl.tokens import encoding_name_for_model
+
+COMPLETION_MODELS = ("davinci-002", "babbage-002")
+PREFERENCE_MODELS = ("gpt-4o", "gpt-4.1")
+
+
+def _base(model: str) -> str:
+    return model.split(":", 2)[1] if model.startswith("ft:") else model
+
+
+def format_problem(fmt: str, model: str) -> str | None:
+    """Why model cannot train on fmt data, or None when it can."""
+    base = _base(model)
+    completion_model = base.startswith(COMPLETION_MODELS)
+    if fmt == PROMPT_COMPLETION and not completion_model:
+        return (
+            f"prompt/completion data trains only {' and '.join(COMPLETION_MODELS)}, "
+            f"not {model}; convert it with `ftctl prepare --to-chat`"
+        )
+    if fmt in (CHAT, PREFERENCE) and completion_model:
+        return f"{model} trains on prompt/completion data, not {fmt} data"
+    if fmt == PREFERENCE and not base.startswith(PREFERENCE_MODELS):
+        return f"preference (DPO) data needs a gpt-4o or gpt-4.1 model, not {model}"
+    return None
+
+
+@dataclass(frozen=True)
+class DataReport:
+    path: Path
+    format: str
+    model: str
+    encoding: str
+    examples: int
+    errors: dict[str, int]
+    problems: list[str]
+    total_tokens: int
+    max_example: int
+    limit: int
+    over_limit: int
+    n_epochs: int
+    billed_tokens: int
+    price_per_1m: float | None
+    estimated_cost_usd: float | None
+    distributions: dict[str, Distribution | None]
+
+    @property
+    def usable(self) -> bool:
+        return not self.errors
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "format": self.format,
+            "model": self.model,
+            "encoding": self.encoding,
+            "examples": self.examples,
+            "usable": self.usable,
+            "errors": dict(self.errors),
+            "problems": list(self.problems),
+            "tokens": {
+                "total": self.total_tokens,
+                "max_example": self.max_example,
+                "limit": self.limit,
+                "over_limit": self.over_limit,
+            },
+            "distributions": {
+                k: (d.as_dict() if d is not None else None) for k, d in self.distributions.items()
+            },
+            "n_epochs": self.n_epochs,
+            "billed_tokens": self.billed_tokens,
+            "price_per_1m_usd": self.price_per_1m,
+            "estimated_cost_usd": self.estimated_cost_usd,
+        }
+
+
+def build_report(
+    scan: ScanResult,
+    model: str,
+    prices: Mapping[str, float] | None = None,
+    n_epochs: int | None = None,
+) -> DataReport:
+    limit = training_limit(model)
+    if scan.examples < MIN_EXAMPLES:
+        scan.add_problem(
+            "too_few_examples",
+            None,
+            None,
+            f"{scan.examples} example(s); the service needs at least {MIN_EXAMPLES}",
+        )
+    mismatch = format_problem(scan.format, model)
+    if mismatch is not None and scan.examples:
+        scan.add_problem("wrong_format_for_model", None, None, mismatch)
+    epochs = n_epochs if n_epochs is not None else default_epochs(scan.examples)
+    tokens = scan.tokens
+    billed = epochs * sum(min(limit, t) for t in tokens)
+    dists: dict[str, Distribution | None] = {
+        "tokens_per_example": distribution(tokens),
+        "assistant_tokens_per_example": distribution(scan.assistant_tokens),
+    }
+    if scan.format != PROMPT_COMPLETION:
+        dists = {"messages_per_example": distribution(scan.messages), **dists}
+    return DataReport(
+        path=scan.path,
+        format=scan.format,
+        model=model,
+        encoding=encoding_name_for_model(model),
+        examples=scan.examples,
+        errors=dict(scan.counts),
+        problems=scan.problem_lines(),
+        total_tokens=sum(tokens),
+        max_example=max(tokens, default=0),
+        limit=limit,
+        over_limit=sum(1 for t in tokens if t > limit),
+        n_epochs=epochs,
+        billed_tokens=billed,
+        price_per_1m=price_per_1m(model, prices),
+        estimated_cost_usd=estimate_cost(billed, model, prices),
+        distributions=dists,
+    )
+
+
+def analyze_jsonl(
+    path: Path,
+    model: str,
+    *,
+    prices: Mapping[str, float] | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> DataReport:
+    scan = scan_jsonl(path, encoding_name_for_model(model), progress=progress, workers=workers)
+    return build_report(scan, model, prices)
