@@ -1,0 +1,185 @@
+"""The service layer on its own: an injected SDK client over respx routes, a fake clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import respx
+
+from ftctl.service.jobs import (
+    CreateMayHaveSucceeded,
+    EventItem,
+    FinishedItem,
+    JobRequest,
+    JobsService,
+    RetryItem,
+    StatusItem,
+)
+
+BASE = "https://api.test/v1"
+
+
+def _job(status: str, **extra: Any) -> dict[str, Any]:
+    return {"object": "fine_tuning.job", "id": "ftjob-1", "status": status, "error": {}, **extra}
+
+
+def _event(n: int) -> dict[str, Any]:
+    return {
+        "object": "fine_tuning.job.event",
+        "id": f"ftevent-{n}",
+        "created_at": 1_700_000_000 + n,
+        "level": "info",
+        "message": f"event {n}",
+        "type": "message",
+    }
+
+
+def _page(*numbers: int, has_more: bool = False) -> httpx.Response:
+    """A newest-first events page."""
+    data = [_event(n) for n in sorted(numbers, reverse=True)]
+    return httpx.Response(200, json={"object": "list", "data": data, "has_more": has_more})
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def service(sleeps: list[float]) -> JobsService:
+    client = openai.OpenAI(api_key="sk-x", base_url=BASE, http_client=httpx.Client(), max_retries=2)
+    return JobsService(client, sleep=sleeps.append)
+
+
+def test_request_body_puts_hyperparameters_in_method() -> None:
+    from ftctl.service.jobs import Hyperparameters
+
+    body = JobRequest(
+        model="gpt-4o-mini-2024-07-18",
+        training_file="file-1",
+        hyperparameters=Hyperparameters(n_epochs=3, learning_rate_multiplier=0.5),
+        metadata={"team": "books"},
+    ).body()
+    assert "hyperparameters" not in body
+    assert body["method"] == {
+        "type": "supervised",
+        "supervised": {"hyperparameters": {"n_epochs": 3, "learning_rate_multiplier": 0.5}},
+    }
+    assert body["metadata"] == {"team": "books"}
+
+
+def test_create_does_not_retry_a_server_error(api: respx.MockRouter, service: JobsService) -> None:
+    route = api.post("/fine_tuning/jobs").mock(
+        return_value=httpx.Response(
+            500, json={"error": {"message": "boom", "type": "server_error"}}
+        )
+    )
+    with pytest.raises(CreateMayHaveSucceeded, match="HTTP 500") as info:
+        service.create(JobRequest(model="davinci-002", training_file="file-1"))
+    assert route.call_count == 1  # a blind retry could create a second job
+    assert info.value.hint is not None and "ftctl list" in info.value.hint
+
+
+def test_create_retries_429_after_retry_after(
+    api: respx.MockRouter, service: JobsService, sleeps: list[float]
+) -> None:
+    limited = httpx.Response(
+        429,
+        json={"error": {"message": "slow down", "type": "requests"}},
+        headers={"retry-after": "7"},
+    )
+    route = api.post("/fine_tuning/jobs").mock(
+        side_effect=[limited, httpx.Response(200, json=_job("validating_files"))]
+    )
+    job = service.create(JobRequest(model="davinci-002", training_file="file-1"))
+    assert job["status"] == "validating_files"
+    assert route.call_count == 2
+    assert sleeps == [7.0]
+
+
+def test_create_retries_a_refused_connection(api: respx.MockRouter, service: JobsService) -> None:
+    route = api.post("/fine_tuning/jobs").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=_job("queued"))]
+    )
+    assert service.create(JobRequest(model="davinci-002", training_file="file-1"))["id"]
+    assert route.call_count == 2
+
+
+def test_create_does_not_retry_a_read_timeout(api: respx.MockRouter, service: JobsService) -> None:
+    route = api.post("/fine_tuning/jobs").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(CreateMayHaveSucceeded):
+        service.create(JobRequest(model="davinci-002", training_file="file-1"))
+    assert route.call_count == 1
+
+
+def test_new_events_pages_back_to_the_last_seen_event(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    route = api.get("/fine_tuning/jobs/ftjob-1/events").mock(
+        side_effect=[_page(5, 4, has_more=True), _page(3, 2, has_more=True)]
+    )
+    seen = {"ftevent-2", "ftevent-1"}
+    fresh = service.new_events("ftjob-1", seen, page_size=2)
+    assert [e["id"] for e in fresh] == ["ftevent-3", "ftevent-4", "ftevent-5"]
+    assert route.calls[1].request.url.params["after"] == "ftevent-4"
+    assert route.calls[0].request.url.params["limit"] == "2"
+    assert {"ftevent-3", "ftevent-4", "ftevent-5"} <= seen
+
+
+def test_follow_prints_each_event_once_and_survives_transient_errors(
+    api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    client = openai.OpenAI(api_key="sk-x", base_url=BASE, http_client=httpx.Client(), max_retries=0)
+    service = JobsService(client, sleep=sleeps.append)
+    unavailable = httpx.Response(503, json={"error": {"message": "busy", "type": "server_error"}})
+    api.get("/fine_tuning/jobs/ftjob-1/events").mock(
+        side_effect=[_page(1), _page(2, 1), unavailable, _page(3, 2), _page(3)]
+    )
+    api.get("/fine_tuning/jobs/ftjob-1").mock(
+        side_effect=[
+            httpx.Response(200, json=_job("running")),
+            unavailable,
+            httpx.Response(200, json=_job("succeeded", fine_tuned_model="ft:x")),
+        ]
+    )
+    items = list(service.follow("ftjob-1", poll_interval=2.0))
+    events = [i.event["id"] for i in items if isinstance(i, EventItem)]
+    assert events == ["ftevent-1", "ftevent-2", "ftevent-3"]
+    statuses = [i.job["status"] for i in items if isinstance(i, StatusItem)]
+    assert statuses == ["running", "succeeded"]
+    retries = [i for i in items if isinstance(i, RetryItem)]
+    assert [r.attempt for r in retries] == [1, 2]
+    assert isinstance(items[-1], FinishedItem)
+    assert items[-1].job["fine_tuned_model"] == "ft:x"
+    assert sleeps == [2.0, 2.0, 4.0]  # the poll interval, then doubling backoff
+
+
+def test_follow_raises_what_is_not_transient(api: respx.MockRouter, service: JobsService) -> None:
+    body = {"error": {"message": "Could not find fine tune: x", "type": "invalid_request_error"}}
+    api.get("/fine_tuning/jobs/ftjob-1/events").mock(return_value=httpx.Response(404, json=body))
+    with pytest.raises(openai.NotFoundError):
+        list(service.follow("ftjob-1"))
+
+
+def test_list_all_merges_pages(api: respx.MockRouter, service: JobsService) -> None:
+    first = {"object": "list", "data": [_job("running", id="ftjob-2")], "has_more": True}
+    second = {"object": "list", "data": [_job("failed", id="ftjob-1")], "has_more": False}
+    route = api.get("/fine_tuning/jobs").mock(
+        side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=second)]
+    )
+    merged = service.list_all(page_size=1)
+    assert [j["id"] for j in merged["data"]] == ["ftjob-2", "ftjob-1"]
+    assert merged["has_more"] is False
+    assert route.calls[1].request.url.params["after"] == "ftjob-2"
+    assert json.loads(json.dumps(merged))["object"] == "list"
