@@ -51,7 +51,12 @@ def _parse_metadata(pairs: list[str]) -> dict[str, str] | None:
     return metadata
 
 
-def _check_local_file(path: Path, model: str, role: str) -> dict[str, Any] | None:
+_MAX_PROBLEMS_SHOWN = 20
+
+
+def _check_local_file(
+    path: Path, model: str, role: str, n_epochs: int | None
+) -> dict[str, Any] | None:
     """Refuse, before anything is uploaded, a file the service would reject."""
     if not path.is_file():
         raise InputError(
@@ -59,14 +64,16 @@ def _check_local_file(path: Path, model: str, role: str) -> dict[str, Any] | Non
         )
     from ftctl.prepare import check_training_file
 
-    check = check_training_file(path, model)
+    check = check_training_file(path, model, n_epochs=n_epochs)
     if not check.usable:
-        for problem in check.problems[:-1]:
-            _output.note(f"Error: {problem}")
+        shown = check.problems[:_MAX_PROBLEMS_SHOWN]
+        for problem in shown:
+            _output.note(problem)
+        if len(check.problems) > len(shown):
+            _output.note(f"... and {len(check.problems) - len(shown)} more")
         raise InputError(
             path,
-            f"{len(check.problems)} problem(s) the service would reject; "
-            f"first: {check.problems[0] if check.problems else 'unusable data'}",
+            f"{len(check.problems)} problem(s) the service would reject; nothing was uploaded",
             hint=f"run `ftctl prepare -f {path} -m {model}` for the full analysis",
         )
     return {
@@ -125,13 +132,15 @@ def _upload(path: Path) -> str:
     return file_id
 
 
-def _file_ref(ref: str | None, model: str, role: str, checks: list[dict[str, Any]]) -> str | None:
+def _file_ref(
+    ref: str | None, model: str, role: str, checks: list[dict[str, Any]], n_epochs: int | None
+) -> str | None:
     """A file id to send: ids pass through; local paths are checked now, uploaded later."""
     from ftctl.service.files import is_file_id
 
     if ref is None or is_file_id(ref):
         return ref
-    summary = _check_local_file(Path(ref), model, role)
+    summary = _check_local_file(Path(ref), model, role, n_epochs)
     if summary is not None and role == "-t":
         checks.append(summary)
     return ref
@@ -193,8 +202,8 @@ def create(
     check_not_retired(model)
     meta = _parse_metadata(metadata or [])
     checks: list[dict[str, Any]] = []
-    train_ref = _file_ref(training_file, model, "-t", checks)
-    valid_ref = _file_ref(validation_file, model, "-v", checks)
+    train_ref = _file_ref(training_file, model, "-t", checks, n_epochs)
+    valid_ref = _file_ref(validation_file, model, "-v", checks, n_epochs)
     for summary in checks:
         _confirm_cost(summary, yes)
 
