@@ -1,0 +1,81 @@
+"""Shared fixtures, in the style of simonw/llm's tests: small named pieces that compose.
+
+- `env`: a recognizable fake API key, the real base URL, no org/project, no polling delay;
+- `api`: a strict respx router for https://api.openai.com/v1 with fixture helpers
+  (tests/respx_api.py);
+- `run_cli`: invoke `ftctl ...` in-process with Typer's CliRunner, stdout and stderr apart; every
+  run is checked for the fake key in any output and for tracebacks without --debug.
+
+The CLI builds its SDK client on a plain httpx.Client, so respx sees every request without any
+injection.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import respx
+from typer.testing import CliRunner, Result
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from respx_api import BASE_URL, FAKE_API_KEY, Api
+
+RunCli = Callable[..., Result]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment every CLI test runs in. Returns the values set."""
+    values = {
+        "OPENAI_API_KEY": FAKE_API_KEY,
+        "OPENAI_BASE_URL": BASE_URL,
+        "FTCTL_POLL_INTERVAL": "0",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    for name in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_LOG", "OPENAI_ORGANIZATION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    """A respx router for the OpenAI API; unmatched requests fail the test."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+        mock = Api(router)
+        yield mock
+    assert not mock.unexpected, f"unexpected HTTP requests: {mock.unexpected}"
+
+
+@pytest.fixture
+def run_cli(env: dict[str, str], api: Api) -> RunCli:
+    """`run_cli("get", "-i", "ftjob-abc123", input=None)` -> typer.testing.Result.
+
+    Global flags go first, as on a shell: run_cli("--debug", "--max-retries", "0", "get", ...).
+    Exceptions that escape the CLI's error boundary are re-raised, not turned into exit 1."""
+    from ftctl.cli import _output
+    from ftctl.cli.app import app
+
+    def run(*args: str, input: str | None = None) -> Result:
+        # Rich consoles are cached per process; CliRunner swaps sys.stdout per invocation.
+        _output.out_console.cache_clear()
+        _output.err_console.cache_clear()
+        result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+        _output.out_console.cache_clear()
+        _output.err_console.cache_clear()
+        for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+            assert FAKE_API_KEY not in text, f"the API key leaked to {stream}:\n{text}"
+            assert "SECRET" not in text, f"part of the API key leaked to {stream}:\n{text}"
+        if "--debug" not in args:
+            assert "Traceback" not in result.stderr, result.stderr
+        return result
+
+    assert os.environ["OPENAI_API_KEY"] == FAKE_API_KEY
+    return run
