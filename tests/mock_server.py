@@ -1,0 +1,76 @@
+"""Start the mock service in-process on an ephemeral loopback port, for tests.
+
+    from tests.mock_server import running_mock
+
+    with running_mock(speed=1000, seed=7) as base_url:   # "http://127.0.0.1:PORT/v1"
+        client = openai.OpenAI(base_url=base_url, api_key="sk-test")
+
+The server runs in a daemon thread and is always stopped on exit, even when the body raises.
+`mock_url` is the same thing as a pytest fixture (speed 1000, seed 0).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from ftctl.mock.store import Limits
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+
+@contextmanager
+def running_mock(
+    *,
+    speed: float = 1000.0,
+    seed: int = 0,
+    org: str = "org-mock",
+    clock: Callable[[], float] = time.time,
+    limits: Limits | None = None,
+    app_out: list[Any] | None = None,
+) -> Iterator[str]:
+    """Yield the base URL (ending in /v1) of a fresh mock; stop it on exit.
+
+    app_out, if given, receives the Starlette app (its `.state.store` holds the state).
+    """
+    import uvicorn
+
+    from ftctl.mock import create_app
+
+    app = create_app(speed=speed, seed=seed, org=org, clock=clock, limits=limits)
+    if app_out is not None:
+        app_out.append(app)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the mock server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT)
+        if thread.is_alive():  # a stuck connection: stop waiting for it
+            server.force_exit = True
+            thread.join(STOP_TIMEOUT)
+        sock.close()
+
+
+@pytest.fixture
+def mock_url() -> Iterator[str]:
+    with running_mock() as url:
+        yield url
