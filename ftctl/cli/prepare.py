@@ -1,9 +1,496 @@
-"""Placeholder: being written."""
+"""`ftctl prepare`: check training data before anything is uploaded or paid for.
+
+Prompt/completion data (JSONL, JSON, CSV, TSV, XLSX, TXT) gets the legacy `prepare_data` checks and
+fixes; chat and preference (DPO) JSONL get the service's checks, exact token counts and a cost
+estimate. The analysis is the command's output (stdout); questions and progress go to stderr.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from ftctl.cli import _output
+from ftctl.cli._errors import guarded
+from ftctl.cli._options import JsonFlag
+from ftctl.errors import InputError, UsageError
+from ftctl.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from ftctl.prepare.legacy import Analysis, Outcome
+    from ftctl.prepare.report import DataReport
+
+DEFAULT_CHAT_MODEL = "gpt-4o-mini-2024-07-18"
+DEFAULT_COMPLETION_MODEL = "davinci-002"
+PROGRESS_MIN_BYTES = 16 << 20
+
+PREPARE_HELP = """Check training data before anything is uploaded or paid for.
+
+Prompt/completion data (JSONL, JSON array or lines, CSV, TSV, XLSX first sheet, TXT) runs the
+checks of the legacy `openai tools fine_tunes.prepare_data`, in its order and with its messages,
+and offers its fixes ([Recommended] ones to accept, [Necessary] ones always applied). The result
+goes beside the input as <name>_prepared.jsonl (never overwriting: <name>_prepared (1).jsonl, ...);
+when nothing needs changing no file is written. The input file is never modified.
+
+Chat and preference (DPO) JSONL is checked as the service checks it, with an error count per
+category and the first lines of each, exact offline token counts with the model's encoding,
+examples over the model's training limit, epochs, billed tokens and the estimated cost.
+
+Questions are asked on a terminal only. Without a terminal on stdin (and with --json) ftctl answers
+as -q does (every recommendation accepted) and says so on stderr: a script never hangs.
+
+Prices: a dated table in ftctl (USD per 1M training tokens); point FTCTL_PRICES at a JSON file
+such as {"gpt-4o-mini": 3.0} to override it, or pass --price.
+
+Exit status: 0 when the data is usable, 2 when it is not (or cannot be read).
+"""
+
+
+class RejectedData(UsageError):
+    """Data the service would reject (exit 2)."""
+
+
+def _ask(question: str, interactive: bool) -> bool:
+    """A `[Y/n]` question: asked on stderr on a terminal, else answered Y (shown on stdout)."""
+    if not interactive:
+        _output.echo(f"{question}Y")
+        return True
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() != "n"
+
+
+@contextmanager
+def _progress(label: str, total: int, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (terminal only, for big files); yields an update(done, total)."""
+    if not enabled:
+        yield lambda _done, _total: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=_output.err_console(),
+        transient=True,
+        auto_refresh=False,  # no refresh thread: worker processes are forked while it runs
+    )
+    task = bar.add_task(label, total=total)
+
+    def update(done: int, whole: int) -> None:
+        bar.update(task, completed=done, total=whole)
+        bar.refresh()
+
+    with bar:
+        yield update
+
+
+def _fmt_dist(name: str, dist: object) -> str:
+    from ftctl.prepare.stats import Distribution
+
+    if not isinstance(dist, Distribution):
+        return f"- {name}: none"
+    return (
+        f"- Distribution of {name}: min / max: {dist.min}, {dist.max}; "
+        f"mean / median: {dist.mean:.2f}, {dist.median:g}; p5 / p95: {dist.p5:g}, {dist.p95:g}"
+    )
+
+
+def _cost_lines(report: DataReport) -> list[str]:
+    from ftctl.pricing import PRICES_DATE
+
+    lines = [
+        f"- Dataset has ~{report.total_tokens:,} tokens ({report.encoding}, exact) in "
+        f"{report.examples:,} examples; the longest has {report.max_example:,}",
+    ]
+    if report.over_limit:
+        lines.append(
+            f"- {report.over_limit:,} examples may be over the {report.limit:,} token limit of "
+            f"{report.model}, they will be truncated during fine-tuning"
+        )
+    lines.append(f"- By default, you'll train for {report.n_epochs} epochs on this dataset")
+    lines.append(
+        f"- By default, you'll be charged for ~{report.billed_tokens:,} tokens "
+        f"({report.n_epochs} epochs x min({report.limit:,}, tokens) per example)"
+    )
+    if report.estimated_cost_usd is None:
+        lines.append(
+            f"- Estimated cost: unknown for {report.model} (set a price with --price or "
+            "FTCTL_PRICES)"
+        )
+    else:
+        lines.append(
+            f"- Estimated cost: ${report.estimated_cost_usd:,.2f} for {report.model} at "
+            f"${report.price_per_1m:g} per 1M training tokens (prices of {PRICES_DATE})"
+        )
+    return lines
+
+
+def _print_chat_report(report: DataReport) -> None:
+    from ftctl.prepare.records import CATEGORIES
+
+    say = _output.echo
+    kind = {
+        "chat": "chat",
+        "preference": "preference (DPO)",
+        "prompt_completion": "prompt/completion",
+    }
+    say(f"Analyzing {kind.get(report.format, report.format)} data in {report.path}...")
+    say(f"- Your file contains {report.examples:,} examples")
+    if report.errors:
+        say("- Found errors:")
+        for category, count in report.errors.items():
+            say(f"    {category}: {count:,}  ({CATEGORIES.get(category, '')})")
+    else:
+        say("- No errors found")
+    for name, dist in report.distributions.items():
+        say(_fmt_dist(name.replace("_", " "), dist))
+    for line in _cost_lines(report):
+        say(line)
+
+
+def _model_for(fmt: str, model: str | None) -> str:
+    if model:
+        return model
+    return DEFAULT_COMPLETION_MODEL if fmt == "prompt_completion" else DEFAULT_CHAT_MODEL
+
+
+def _finish_chat(report: DataReport, as_json: bool, next_file: Path) -> None:
+    """Print the report; exit 2 (problems listed on stderr) when the data is not usable."""
+    if as_json:
+        _output.emit_json(report.as_json())
+    else:
+        _print_chat_report(report)
+    if not report.usable:
+        for problem in report.problems:
+            _output.note(problem)
+        raise RejectedData(
+            f"{next_file}: the service would reject this data "
+            f"({sum(report.errors.values()):,} problem(s))",
+            hint="fix the lines above, then run `ftctl prepare` again",
+        )
+    if not as_json:
+        _output.echo(
+            f'\nThe data is usable. Next:\n> ftctl create -t "{next_file}" -m {report.model}'
+        )
+
+
+def _chat_report(path: Path, model: str, prices: dict[str, float], bar: bool) -> DataReport:
+    from ftctl.prepare.report import analyze_jsonl
+
+    size = path.stat().st_size
+    with _progress(f"Checking {path.name}", size, bar and size >= PROGRESS_MIN_BYTES) as update:
+        return analyze_jsonl(path, model, prices=prices, progress=update)
+
+
+def _print_analysis(an: Analysis) -> None:
+    for message in an.messages:
+        _output.echo(message)
+
+
+def _legacy_ready(an: Analysis, model: str) -> None:
+    from ftctl.prepare.legacy import shown
+
+    st = an.stats
+    prompt_suffix = shown(st.prompts.suffix or "")
+    completion_suffix = shown(st.completions.suffix or "")
+    _output.echo(
+        f'\nYou can use your file for fine-tuning:\n> ftctl create -t "{an.source.path}" -m {model}'
+    )
+    _reminders(prompt_suffix, completion_suffix)
+
+
+def _reminders(prompt_suffix: str, completion_suffix: str) -> None:
+    text = ""
+    if prompt_suffix:
+        text = (
+            "After you've fine-tuned a model, remember that your prompt has to end with the "
+            f"indicator string `{prompt_suffix}` for the model to start generating completions, "
+            "rather than continuing with the prompt."
+        )
+    if completion_suffix:
+        text += (
+            f' Make sure to include `stop=["{completion_suffix}"]` so that the generated texts '
+            "ends at the expected place."
+        )
+    if text:
+        _output.echo("\n" + text.strip())
+
+
+def _wrote(outcome: Outcome, model: str) -> None:
+    from ftctl.prepare.legacy import shown
+
+    files = outcome.files
+    names = "` and `".join(str(f) for f in files)
+    plural = "s" if len(files) > 1 else ""
+    valid = f' -v "{files[1]}"' if len(files) > 1 else ""
+    _output.echo(
+        f"\nWrote modified file{plural} to `{names}`\nFeel free to take a look!\n\n"
+        f'Now use that file when fine-tuning:\n> ftctl create -t "{files[0]}"{valid} -m {model}'
+    )
+    _reminders(shown(outcome.prompt_suffix), shown(outcome.completion_suffix))
+
+
+def _prompt_completion(
+    path: Path,
+    *,
+    quiet: bool,
+    interactive: bool,
+    model: str | None,
+    prices: dict[str, float],
+    as_json: bool,
+    to_chat: bool,
+    system: str | None,
+    bar: bool,
+) -> None:
+    from ftctl.prepare import legacy
+    from ftctl.prepare.readers import open_source
+
+    src = open_source(path)
+    if not as_json:
+        _output.echo("Analyzing...\n")
+    an = legacy.analyze(src)
+    if not as_json:
+        _print_analysis(an)
+    if an.error is not None:
+        if as_json:
+            _output.emit_json(
+                {
+                    "file": str(path),
+                    "format": "prompt_completion",
+                    "examples": an.stats.rows,
+                    "usable": False,
+                    "errors": {an.error_field or "data": 1},
+                    "problems": [f"{path}: {an.error_field}: {an.error}"],
+                    "messages": an.messages,
+                }
+            )
+        raise InputError(path, an.error, field=an.error_field)
+
+    if to_chat:
+        _convert_to_chat(an, system, model, prices, as_json, bar)
+        return
+
+    target_model = _model_for("prompt_completion", model)
+    if not as_json and an.actions:
+        _output.echo("\n\nBased on the analysis we will perform the following actions:")
+    elif not as_json:
+        _output.echo("\n\nNo remediations found.")
+    accepted: set[str] = set()
+    for action in an.actions:
+        if action.necessary:
+            if not as_json:
+                _output.echo(f"- [Necessary] {action.message}")
+            accepted.add(action.key)
+        elif as_json or _ask(f"- [Recommended] {action.message} [Y/n]: ", interactive):
+            accepted.add(action.key)
+
+    outcome: Outcome | None = None
+    split = False
+    must_convert = src.layout == "array"  # the service takes JSON Lines only
+    if accepted or must_convert:
+        if an.task == legacy.CLASSIFICATION and not as_json:
+            split = _ask(
+                "- [Recommended] Would you like to split into training and validation set? [Y/n]: ",
+                interactive,
+            )
+        elif an.task == legacy.CLASSIFICATION:
+            split = True
+        proceed = as_json or _ask(
+            "\n\nYour data will be written to a new JSONL file. Proceed [Y/n]: ", interactive
+        )
+        if not proceed:
+            _output.echo("Aborting... did not write the file")
+            raise typer.Exit(ExitCode.OK)
+        outcome = legacy.write_prepared(an, accepted, split)
+        if not as_json:
+            _wrote(outcome, target_model)
+    elif not as_json:
+        _legacy_ready(an, target_model)
+
+    upload = outcome.files[0] if outcome is not None else path
+    report = _chat_report(upload, target_model, prices, bar)
+    if as_json:
+        data = report.as_json()
+        data["file"] = str(path)
+        data["prepared_files"] = [str(f) for f in outcome.files] if outcome else []
+        data["task"] = an.task
+        data["messages"] = an.messages
+        data["actions"] = [
+            {"key": a.key, "message": a.message, "necessary": a.necessary, "applied": True}
+            for a in an.actions
+        ]
+        _output.emit_json(data)
+        if not report.usable:
+            raise typer.Exit(ExitCode.USAGE)
+        return
+    _output.echo("")
+    for line in _cost_lines(report):
+        _output.echo(line)
+    if not report.usable:
+        for problem in report.problems:
+            _output.note(problem)
+        raise RejectedData(
+            f"{upload}: the service would reject this data for {target_model}",
+            hint="fix the lines above (or use --to-chat for today's chat models)",
+        )
+
+
+def _convert_to_chat(
+    an: Analysis,
+    system: str | None,
+    model: str | None,
+    prices: dict[str, float],
+    as_json: bool,
+    bar: bool,
+) -> None:
+    from ftctl.prepare.legacy import to_chat_rows
+    from ftctl.prepare.writer import atomic_files, prepared_names
+
+    target = prepared_names(an.source.path, False, tag="_chat")[0]
+    with atomic_files([target]) as (writer,):
+        for example in to_chat_rows(an, system):
+            writer.write(json.dumps(example, ensure_ascii=False) + "\n")
+    written = writer.target
+    if not as_json:
+        _output.echo(f"\nWrote chat data to `{written}`\n")
+    chat_model = model or DEFAULT_CHAT_MODEL
+    report = _chat_report(written, chat_model, prices, bar)
+    if as_json:
+        data = report.as_json()
+        data["prepared_files"] = [str(written)]
+        _output.emit_json(data)
+        if not report.usable:
+            for problem in report.problems:
+                _output.note(problem)
+            raise typer.Exit(ExitCode.USAGE)
+        return
+    _finish_chat(report, False, written)
+
+
+def prepare(
+    file_arg: Annotated[
+        Path | None,
+        typer.Argument(metavar="[FILE]", help="The data file; same as -f.", show_default=False),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="The data file: .jsonl, .json, .csv, .tsv, .xlsx or .txt.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Accept every recommendation without asking."),
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to train: picks the encoding, token limit and price "
+            f"[default: {DEFAULT_CHAT_MODEL} for chat data, {DEFAULT_COMPLETION_MODEL} for "
+            "prompt/completion].",
+            show_default=False,
+        ),
+    ] = None,
+    to_chat: Annotated[
+        bool,
+        typer.Option(
+            "--to-chat",
+            help="Turn prompt/completion data into chat data for today's models "
+            "(<name>_chat.jsonl; separator and leading space stripped).",
+        ),
+    ] = False,
+    system: Annotated[
+        str | None,
+        typer.Option(
+            "--system",
+            help="With --to-chat: a system message to put first in every example.",
+            show_default=False,
+        ),
+    ] = None,
+    price: Annotated[
+        float | None,
+        typer.Option(
+            "--price",
+            min=0.0,
+            help="USD per 1M training tokens for the model, instead of ftctl's table "
+            "(or FTCTL_PRICES).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    from ftctl.pricing import load_overrides
+
+    if file_arg and file and file_arg != file:
+        raise UsageError(f"two different files given: '{file_arg}' and '{file}'")
+    path = file or file_arg
+    if path is None:
+        raise UsageError("missing data file", hint="pass it with -f FILE")
+    if system is not None and not to_chat:
+        raise UsageError("--system goes with --to-chat")
+    prices = load_overrides()
+    if price is not None:
+        prices[model or "*"] = price
+    interactive = _output.stdin_is_tty() and not quiet and not as_json
+    if not quiet and not as_json and not _output.stdin_is_tty():
+        _output.note("stdin is not a terminal: accepting every recommendation, as -q does")
+    bar = _output.stderr_is_tty()
+    if not path.exists():
+        raise InputError(path, "no such file")
+
+    from ftctl.prepare.readers import open_source
+    from ftctl.prepare.scan import detect_format
+
+    src = open_source(path)
+    fmt = detect_format(path) if src.layout == "lines" else None
+    if fmt in ("chat", "preference"):
+        if to_chat:
+            raise UsageError(
+                f"{path}: this is {fmt} data already; --to-chat is for prompt/completion"
+            )
+        chosen = _model_for(fmt, model)
+        if price is not None:
+            prices[chosen] = price
+        report = _chat_report(path, chosen, prices, bar)
+        _finish_chat(report, as_json, path)
+        return
+    chosen = _model_for("chat" if to_chat else "prompt_completion", model)
+    if price is not None:
+        prices[chosen] = price
+    _prompt_completion(
+        path,
+        quiet=quiet,
+        interactive=interactive,
+        model=model,
+        prices=prices,
+        as_json=as_json,
+        to_chat=to_chat,
+        system=system,
+        bar=bar,
+    )
+
+
+prepare.__doc__ = PREPARE_HELP
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("prepare", help=PREPARE_HELP)(guarded(prepare))

@@ -1,0 +1,757 @@
+"""The checks and fixes of the legacy `openai tools fine_tunes.prepare_data`, for prompt/completion
+data, in its order, with its thresholds and messages; rewritten to stream.
+
+Like the legacy tool, every check looks at the data with only the *necessary* fixes applied (column
+names lower-cased, extra columns and empty completions dropped); the *recommended* fixes the user
+accepts are then applied in order. Here that is two passes over the file: `analyze` gathers what
+every check needs (counts, common prefixes and suffixes, 16-byte digests to spot duplicates) and
+`write_prepared` re-reads the file, fixing each row on its way to the output. Memory holds the
+digests, never the rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftctl.errors import InputError
+from ftctl.prepare.readers import Row, Source, iter_rows
+from ftctl.prepare.writer import atomic_files, prepared_names, prompt_completion_line
+
+MIN_EXAMPLES = 100
+LONG_EXAMPLE_CHARS = 10_000
+MAX_PROMPT_PREFIX = 12
+MIN_COMPLETION_PREFIX = 5
+LONG_SUFFIX = 10
+CLASSIFICATION_RATIO = 3
+MAX_VALID_EXAMPLES = 1000
+SPLIT_SEED = 42
+SHOWN_ROWS = 100
+
+PROMPT_SEPARATORS = (
+    " ->",
+    "\n\n###\n\n",
+    "\n\n===\n\n",
+    "\n\n---\n\n",
+    "\n\n===>\n\n",
+    "\n\n--->\n\n",
+)
+PROMPT_SEPARATOR_FALLBACK = "\n\n### =>\n\n"
+COMPLETION_ENDINGS = ("\n", ".", " END", "***", "+++", "&&&", "$$$", "@@@", "%%%")
+COMPLETION_ENDING_FALLBACK = " [END]"
+
+DOCS = "https://platform.openai.com/docs/guides/fine-tuning/preparing-your-dataset"
+
+OPEN_ENDED = "open-ended generation"
+CLASSIFICATION = "classification"
+CONDITIONAL = "conditional generation"
+
+Progress = Callable[[int], None]
+
+# Action keys, in the order the legacy tool offers them.
+READ = "read_format"
+LOWER_PROMPT_COLUMN = "prompt_column_case"
+LOWER_COMPLETION_COLUMN = "completion_column_case"
+EXTRA_COLUMNS = "additional_columns"
+EMPTY_COMPLETIONS = "empty_completions"
+DUPLICATES = "duplicated_rows"
+LONG_EXAMPLES = "long_examples"
+LOWERCASE_PROMPTS = "lowercase_prompts"
+LOWERCASE_COMPLETIONS = "lowercase_completions"
+PROMPT_SUFFIX = "prompt_separator"
+PROMPT_PREFIX = "prompt_prefix"
+COMPLETION_PREFIX = "completion_prefix"
+COMPLETION_SUFFIX = "completion_ending"
+COMPLETION_SPACE = "completion_space"
+
+
+def shown(text: str) -> str:
+    """How the legacy tool displays a separator: newlines as `\\n`."""
+    return text.replace("\n", "\\n")
+
+
+def _rows_list(rows: list[int]) -> str:
+    if len(rows) <= SHOWN_ROWS:
+        return str(rows)
+    return str(rows[:SHOWN_ROWS])[:-1] + f", ... ({len(rows) - SHOWN_ROWS} more)]"
+
+
+_NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
+_NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
+
+
+def case_counts(text: str) -> tuple[int, int]:
+    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw.translate(None, _NOT_UPPER)), len(raw.translate(None, _NOT_LOWER))
+    upper = lower = 0
+    for ch in text:
+        if ch.isalpha():
+            if ch.isupper():
+                upper += 1
+            elif ch.islower():
+                lower += 1
+    return upper, lower
+
+
+def common_prefix(a: str, b: str) -> str:
+    if b.startswith(a):
+        return a
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
+def common_suffix(a: str, b: str) -> str:
+    if b.endswith(a):
+        return a
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[-1 - i] == b[-1 - i]:
+        i += 1
+    return a[len(a) - i :]
+
+
+def _digest(prompt: str, completion: str) -> bytes:
+    h = hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=16)
+    h.update(b"\x00\xff")
+    h.update(completion.encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+def _odd_row(row: Row) -> bool:
+    return "messages" in row or "preferred_output" in row or "non_preferred_output" in row
+
+
+@dataclass
+class TextStats:
+    """What the checks need to know about one column, gathered in one pass."""
+
+    seps: tuple[str, ...]
+    upper: int = 0
+    lower: int = 0
+    prefix: str | None = None
+    suffix: str | None = None
+    first: str | None = None
+    all_equal: bool = True
+    has_newline: bool = False
+    contains: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.contains = [False] * len(self.seps)
+
+    def add(self, text: str) -> None:
+        up, lo = case_counts(text)
+        self.upper += up
+        self.lower += lo
+        if self.prefix is None or self.suffix is None:
+            self.prefix = self.suffix = self.first = text
+        else:
+            if not text.startswith(self.prefix):
+                self.prefix = common_prefix(self.prefix, text)
+            if not text.endswith(self.suffix):
+                self.suffix = common_suffix(self.suffix, text)
+            if self.all_equal and text != self.first:
+                self.all_equal = False
+        if not self.has_newline and "\n" in text:
+            self.has_newline = True
+        contains = self.contains
+        for i, sep in enumerate(self.seps):
+            if not contains[i] and sep in text:
+                contains[i] = True
+
+
+@dataclass
+class Stats:
+    prompt_key: str = "prompt"
+    completion_key: str = "completion"
+    rows: int = 0
+    columns: dict[str, None] = field(default_factory=dict)
+    empty_rows: list[int] = field(default_factory=list)
+    examples: int = 0  # rows with a completion
+    prompt_chars: int = 0
+    unique_completions: int = 0
+    duplicate_rows: list[int] = field(default_factory=list)
+    long_rows: list[int] = field(default_factory=list)
+    long_duplicates: int = 0
+    completions_start_with_space: bool = True
+    first_completion_char: str | None = None
+    completion_first_chars_equal: bool = True
+    prompts: TextStats = field(default_factory=lambda: TextStats(PROMPT_SEPARATORS))
+    completions: TextStats = field(default_factory=lambda: TextStats(COMPLETION_ENDINGS))
+    prompt_suffix_repeated: bool = False
+    completion_suffix_repeated: bool = False
+
+    @property
+    def task(self) -> str:
+        if self.prompt_chars == 0:
+            return OPEN_ENDED
+        if self.unique_completions < self.examples / CLASSIFICATION_RATIO:
+            return CLASSIFICATION
+        return CONDITIONAL
+
+
+def _gather(src: Source, prompt_key: str, completion_key: str, progress: Progress | None) -> Stats:
+    st = Stats(prompt_key=prompt_key, completion_key=completion_key)
+    columns = st.columns
+    seen: set[bytes] = set()
+    uniques: set[int] = set()
+    prompts, completions = st.prompts, st.completions
+    json_rows = src.kind in ("json", "jsonl")
+    for index, (line, row) in enumerate(iter_rows(src)):
+        st.rows += 1
+        if len(row) != len(columns) or any(k not in columns for k in row):
+            for key in row:
+                columns.setdefault(key, None)
+        if json_rows and _odd_row(row):
+            raise InputError(
+                src.path,
+                "a chat or preference example in a prompt/completion file",
+                line=line,
+                hint="keep one data format per file",
+            )
+        completion = row.get(completion_key, "")
+        if completion == "":
+            st.empty_rows.append(index)
+            continue
+        prompt = row.get(prompt_key, "")
+        k = st.examples
+        st.examples += 1
+        st.prompt_chars += len(prompt)
+        uniques.add(hash(completion))
+        digest = _digest(prompt, completion)
+        duplicate = digest in seen
+        if duplicate:
+            st.duplicate_rows.append(k)
+        else:
+            seen.add(digest)
+        if len(prompt) + len(completion) > LONG_EXAMPLE_CHARS:
+            st.long_rows.append(k)
+            st.long_duplicates += duplicate
+        prompts.add(prompt)
+        completions.add(completion)
+        first = completion[0]
+        if st.first_completion_char is None:
+            st.first_completion_char = first
+        elif first != st.first_completion_char:
+            st.completion_first_chars_equal = False
+        if progress is not None and index % 4096 == 0:
+            progress(index)
+    st.unique_completions = len(uniques)
+    return st
+
+
+def _suffix_repeats(src: Source, st: Stats) -> None:
+    """Whether a prompt (completion) holds the common suffix before its end: a third pass, run
+    only when there is a common suffix to look for."""
+    ps, cs = st.prompts.suffix or "", st.completions.suffix or ""
+    for _line, row in iter_rows(src):
+        completion = row.get(st.completion_key, "")
+        if completion == "":
+            continue
+        prompt = row.get(st.prompt_key, "")
+        if ps and not st.prompt_suffix_repeated and ps in prompt[: -len(ps)]:
+            st.prompt_suffix_repeated = True
+        if cs and not st.completion_suffix_repeated and cs in completion[: -len(cs)]:
+            st.completion_suffix_repeated = True
+        if (st.prompt_suffix_repeated or not ps) and (st.completion_suffix_repeated or not cs):
+            return
+
+
+@dataclass(frozen=True)
+class Action:
+    """One fix: necessary (always applied) or recommended (applied if accepted)."""
+
+    key: str
+    message: str
+    necessary: bool = False
+
+
+@dataclass
+class Analysis:
+    source: Source
+    stats: Stats
+    messages: list[str] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    error: str | None = None
+    error_field: str | None = None
+    prompt_separator: str = ""  # suggested
+    completion_ending: str = ""  # suggested
+    prompt_prefix: str = ""
+    completion_prefix: str = ""
+
+    @property
+    def task(self) -> str:
+        return self.stats.task
+
+    @property
+    def recommended(self) -> list[Action]:
+        return [a for a in self.actions if not a.necessary]
+
+    @property
+    def necessary(self) -> list[Action]:
+        return [a for a in self.actions if a.necessary]
+
+
+def _resolve(columns: dict[str, None], name: str) -> str | None:
+    if name in columns:
+        return name
+    for column in columns:
+        if column.lower() == name:
+            return column
+    return None
+
+
+def analyze(src: Source, progress: Progress | None = None) -> Analysis:
+    """Run every check on src. Stops at the first fatal problem (Analysis.error), as the legacy
+    tool did; messages gathered until then are kept."""
+    st = _gather(src, "prompt", "completion", progress)
+    pk = _resolve(st.columns, "prompt") or "prompt"
+    ck = _resolve(st.columns, "completion") or "completion"
+    if (pk, ck) != ("prompt", "completion"):
+        st_columns = st.columns
+        st = _gather(src, pk, ck, None)
+        st.columns = st_columns
+    an = Analysis(source=src, stats=st)
+    say = an.messages.append
+
+    # how the file was read
+    if src.kind in ("csv", "tsv"):
+        name = src.kind.upper()
+        say(f"- Based on your file extension, your file is formatted as a {name} file")
+        an.actions.append(Action(READ, f"Your format `{name}` will be converted to `JSONL`", True))
+    elif src.kind == "xlsx":
+        text = "- Based on your file extension, your file is formatted as an Excel file"
+        if src.sheets > 1:
+            text += (
+                "\n- Your Excel file contains more than one sheet. Please either save as csv or "
+                "ensure all data is present in the first sheet. WARNING: Reading only the first "
+                "sheet..."
+            )
+        say(text)
+        an.actions.append(Action(READ, "Your format `XLSX` will be converted to `JSONL`", True))
+    elif src.kind == "txt":
+        say("- Based on your file extension, you provided a text file")
+        an.actions.append(Action(READ, "Your format `TXT` will be converted to `JSONL`", True))
+    elif src.kind == "jsonl" and src.layout == "array":
+        say(
+            "- Your JSONL file appears to be in a JSON format. Your file will be converted to "
+            "JSONL format"
+        )
+        an.actions.append(Action(READ, "Your format `JSON` will be converted to `JSONL`", True))
+    elif src.kind == "json" and src.layout == "lines" and st.rows > 1:
+        say(
+            "- Your JSON file appears to be in a JSONL format. Your file will be converted to "
+            "JSONL format"
+        )
+        an.actions.append(Action(READ, "Your format `JSON` will be converted to `JSONL`", True))
+
+    # 1. number of examples
+    advice = (
+        ""
+        if st.rows >= MIN_EXAMPLES
+        else ". In general, we recommend having at least a few hundred examples. We've found "
+        "that performance tends to linearly increase for every doubling of the number of examples"
+    )
+    say(f"- Your file contains {st.rows} prompt-completion pairs{advice}")
+
+    # 2. the prompt and completion columns
+    for name, key, action in (
+        ("prompt", pk, LOWER_PROMPT_COLUMN),
+        ("completion", ck, LOWER_COMPLETION_COLUMN),
+    ):
+        if key not in st.columns:
+            an.error = (
+                f"`{name}` column/key is missing. Please make sure you name your columns/keys "
+                "appropriately, then retry"
+            )
+            an.error_field = name
+            return an
+        if key != name:
+            say(f"- The `{name}` column/key should be lowercase")
+            an.actions.append(Action(action, f"Lower case column name to `{name}`", True))
+
+    # 3. extra columns
+    extra = [c for c in st.columns if c not in (pk, ck)]
+    if extra:
+        warn = ""
+        for name in ("prompt", "completion"):
+            if any(name in c.lower() for c in extra):
+                warn += (
+                    f"\n  WARNING: Some of the additional columns/keys contain `{name}` in their "
+                    f"name. These will be ignored, and the column/key `{name}` will be used "
+                    "instead. This could also result from a duplicate column/key in the provided "
+                    "file."
+                )
+        say(
+            "- The input file should contain exactly two columns/keys per row. Additional "
+            f"columns/keys present are: {extra}{warn}"
+        )
+        an.actions.append(Action(EXTRA_COLUMNS, f"Remove additional columns/keys: {extra}", True))
+
+    # 4. empty completions
+    if st.empty_rows:
+        say(
+            "- `completion` column/key should not contain empty strings. These are rows: "
+            f"{_rows_list(st.empty_rows)}"
+        )
+        an.actions.append(
+            Action(
+                EMPTY_COMPLETIONS, f"Remove {len(st.empty_rows)} rows with empty completions", True
+            )
+        )
+    if st.examples == 0:
+        an.error = "no example has a completion: there is nothing to train on"
+        an.error_field = "completion"
+        return an
+
+    # 5. the task
+    task = st.task
+    if task == CLASSIFICATION:
+        say(
+            "- Based on your data it seems like you're trying to fine-tune a model for "
+            "classification\n- For classification, we recommend you try one of the faster and "
+            "cheaper models, such as `babbage-002`\n- For classification, you can estimate the "
+            "expected model performance by keeping a held out dataset, which is not used for "
+            "training"
+        )
+
+    # 6. duplicates
+    if st.duplicate_rows:
+        n = len(st.duplicate_rows)
+        say(
+            f"- There are {n} duplicated prompt-completion sets. These are rows: "
+            f"{_rows_list(st.duplicate_rows)}"
+        )
+        an.actions.append(Action(DUPLICATES, f"Remove {n} duplicate rows"))
+
+    # 7. long examples
+    if task != OPEN_ENDED and st.long_rows:
+        n = len(st.long_rows)
+        say(
+            f"- There are {n} examples that are very long. These are rows: "
+            f"{_rows_list(st.long_rows)}\nFor conditional generation, and for classification the "
+            "examples shouldn't be longer than 2048 tokens."
+        )
+        an.actions.append(Action(LONG_EXAMPLES, f"Remove {n} long examples"))
+
+    # 8. upper case
+    for name, ts, action in (
+        ("prompt", st.prompts, LOWERCASE_PROMPTS),
+        ("completion", st.completions, LOWERCASE_COMPLETIONS),
+    ):
+        if ts.upper * 2 > ts.lower:
+            say(
+                f"- More than a third of your `{name}` column/key is uppercase. Uppercase {name}s "
+                "tends to perform worse than a mixture of case encountered in normal language. We "
+                "recommend to lower case the data if that makes sense in your domain. See "
+                f"{DOCS} for more details"
+            )
+            an.actions.append(Action(action, f"Lowercase all your data in column/key `{name}`"))
+
+    need_repeat_check = (task != OPEN_ENDED and bool(st.prompts.suffix)) or (
+        task == CONDITIONAL and bool(st.completions.suffix)
+    )
+    if need_repeat_check:
+        _suffix_repeats(src, st)
+
+    # 9. the prompt separator
+    if task != OPEN_ENDED:
+        suggestion = PROMPT_SEPARATOR_FALLBACK
+        for i, sep in enumerate(PROMPT_SEPARATORS):
+            if sep == " ->" and st.prompts.has_newline:
+                continue
+            if not st.prompts.contains[i]:
+                suggestion = sep
+                break
+        an.prompt_separator = suggestion
+        suffix = st.prompts.suffix or ""
+        if st.prompts.all_equal:
+            an.error = (
+                f"All prompts are identical: `{shown(suffix)}`. Consider leaving the prompts "
+                "blank if you want to do open-ended generation, otherwise ensure prompts are "
+                "different"
+            )
+            an.error_field = "prompt"
+            return an
+        if suffix:
+            text = f"- All prompts end with suffix `{shown(suffix)}`"
+            if len(suffix) > LONG_SUFFIX:
+                text += (
+                    ". This suffix seems very long. Consider replacing with a shorter suffix, "
+                    f"such as `{shown(suggestion)}`"
+                )
+            if st.prompt_suffix_repeated:
+                text += (
+                    f"\n  WARNING: Some of your prompts contain the suffix `{suffix}` more than "
+                    "once. We strongly suggest that you review your prompts and add a unique "
+                    "suffix"
+                )
+            say(text)
+        else:
+            say(
+                "- Your data does not contain a common separator at the end of your prompts. "
+                "Having a separator string appended to the end of the prompt makes it clearer to "
+                "the fine-tuned model where the completion should begin. See "
+                f"{DOCS} for more detail and examples. If you intend to do open-ended "
+                "generation, then you should leave the prompts empty"
+            )
+            an.actions.append(
+                Action(
+                    PROMPT_SUFFIX, f"Add a suffix separator `{shown(suggestion)}` to all prompts"
+                )
+            )
+
+    # 10. a common prompt prefix
+    prefix = st.prompts.prefix or ""
+    if prefix and not st.prompts.all_equal:
+        text = f"- All prompts start with prefix `{prefix}`"
+        if len(prefix) > MAX_PROMPT_PREFIX:
+            text += (
+                ". Fine-tuning doesn't require the instruction specifying the task, or a few-shot "
+                "example scenario. Most of the time you should only add the input data into the "
+                "prompt, and the desired output into the completion"
+            )
+            an.prompt_prefix = prefix
+            an.actions.append(Action(PROMPT_PREFIX, f"Remove prefix `{prefix}` from all prompts"))
+        say(text)
+
+    # 11. a common completion prefix
+    cprefix = st.completions.prefix or ""
+    if len(cprefix) >= MIN_COMPLETION_PREFIX and not st.completions.all_equal:
+        say(
+            f"- All completions start with prefix `{cprefix}`. Most of the time you should only "
+            "add the output data into the completion, without any prefix"
+        )
+        an.completion_prefix = cprefix
+        an.actions.append(
+            Action(COMPLETION_PREFIX, f"Remove prefix `{cprefix}` from all completions")
+        )
+
+    # 12. a common completion ending
+    if task == CONDITIONAL:
+        csuffix = st.completions.suffix or ""
+        if st.completions.all_equal:
+            an.error = (
+                f"All completions are identical: `{csuffix}`. Ensure completions are different, "
+                f"otherwise the model will just repeat `{csuffix}`"
+            )
+            an.error_field = "completion"
+            return an
+        ending = COMPLETION_ENDING_FALLBACK
+        for i, option in enumerate(COMPLETION_ENDINGS):
+            if not st.completions.contains[i]:
+                ending = option
+                break
+        an.completion_ending = ending
+        if csuffix:
+            text = f"- All completions end with suffix `{shown(csuffix)}`"
+            if len(csuffix) > LONG_SUFFIX:
+                text += (
+                    ". This suffix seems very long. Consider replacing with a shorter suffix, "
+                    f"such as `{shown(ending)}`"
+                )
+            if st.completion_suffix_repeated:
+                text += (
+                    f"\n  WARNING: Some of your completions contain the suffix `{csuffix}` more "
+                    "than once. We suggest that you review your completions and add a unique "
+                    "ending"
+                )
+            say(text)
+        else:
+            say(
+                "- Your data does not contain a common ending at the end of your completions. "
+                "Having a common ending string appended to the end of the completion makes it "
+                "clearer to the fine-tuned model where the completion should end. See "
+                f"{DOCS} for more detail and examples."
+            )
+            an.actions.append(
+                Action(
+                    COMPLETION_SUFFIX, f"Add a suffix ending `{shown(ending)}` to all completions"
+                )
+            )
+
+    # 13. completions start with a space
+    if not st.completion_first_chars_equal or st.first_completion_char != " ":
+        say(
+            "- The completion should start with a whitespace character (` `). This tends to "
+            "produce better results due to the tokenization we use. See "
+            f"{DOCS} for more details"
+        )
+        an.actions.append(
+            Action(
+                COMPLETION_SPACE, "Add a whitespace character to the beginning of the completion"
+            )
+        )
+    return an
+
+
+@dataclass(frozen=True)
+class Outcome:
+    files: list[Path]
+    examples: int
+    train_examples: int
+    valid_examples: int
+    task: str
+    prompt_suffix: str
+    completion_suffix: str
+    n_classes: int
+    positive_class: str | None
+
+
+def split_sizes(n: int) -> tuple[int, int]:
+    """(train, valid): at most 1000 validation examples and at least 80% for training."""
+    n_train = max(n - MAX_VALID_EXAMPLES, int(n * 0.8))
+    return n_train, n - n_train
+
+
+def final_examples(an: Analysis, accepted: set[str]) -> int:
+    st = an.stats
+    n = st.examples
+    if DUPLICATES in accepted:
+        n -= len(st.duplicate_rows)
+    if LONG_EXAMPLES in accepted:
+        n -= len(st.long_rows) - (st.long_duplicates if DUPLICATES in accepted else 0)
+    return n
+
+
+def fixed_rows(an: Analysis, accepted: set[str]) -> Iterator[tuple[str, str]]:
+    """The rows of the file with the necessary fixes and the accepted recommendations applied,
+    in the legacy tool's order."""
+    st = an.stats
+    pk, ck = st.prompt_key, st.completion_key
+    drop_dups = DUPLICATES in accepted
+    drop_long = LONG_EXAMPLES in accepted and an.task != OPEN_ENDED
+    lower_p = LOWERCASE_PROMPTS in accepted
+    lower_c = LOWERCASE_COMPLETIONS in accepted
+    sep = an.prompt_separator if PROMPT_SUFFIX in accepted else ""
+    pcut = len(an.prompt_prefix) if PROMPT_PREFIX in accepted else 0
+    cprefix = an.completion_prefix if COMPLETION_PREFIX in accepted else ""
+    ccut = len(cprefix)
+    keep_space = cprefix.startswith(" ")
+    ending = an.completion_ending if COMPLETION_SUFFIX in accepted else ""
+    space = COMPLETION_SPACE in accepted
+    seen: set[bytes] = set()
+    for _line, row in iter_rows(an.source):
+        c = row.get(ck, "")
+        if c == "":
+            continue
+        p = row.get(pk, "")
+        if drop_dups:
+            digest = _digest(p, c)
+            if digest in seen:
+                continue
+            seen.add(digest)
+        if drop_long and len(p) + len(c) > LONG_EXAMPLE_CHARS:
+            continue
+        if lower_p:
+            p = p.lower()
+        if lower_c:
+            c = c.lower()
+        if sep:
+            p += sep
+        if pcut:
+            p = p[pcut:]
+        if ccut:
+            c = " " + c[ccut:] if keep_space else c[ccut:]
+        if ending:
+            c += ending
+        if space and not c.startswith(" "):
+            c = " " + c
+        yield p, c
+
+
+def write_prepared(
+    an: Analysis,
+    accepted: set[str],
+    split: bool,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Write `<name>_prepared.jsonl` (or the train/valid pair) beside the input, atomically."""
+    n = final_examples(an, accepted)
+    targets = prepared_names(an.source.path, split)
+    valid: set[int] = set()
+    if split:
+        _n_train, n_valid = split_sizes(n)
+        valid = set(random.Random(SPLIT_SEED).sample(range(n), n_valid))
+    prompt_suffix: str | None = None
+    completion_suffix: str | None = None
+    any_prompt = False
+    uniques: Counter[str] = Counter()
+    unique_cap = max(1, n // CLASSIFICATION_RATIO + 1)
+    count = 0
+    n_valid_written = 0
+    with atomic_files(targets) as writers:
+        train_writer = writers[0]
+        valid_writer = writers[1] if split else writers[0]
+        for index, (p, c) in enumerate(fixed_rows(an, accepted)):
+            line = prompt_completion_line(p, c)
+            if index in valid:
+                valid_writer.write(line)
+                n_valid_written += 1
+            else:
+                train_writer.write(line)
+            if prompt_suffix is None or completion_suffix is None:
+                prompt_suffix, completion_suffix = p, c
+            else:
+                if not p.endswith(prompt_suffix):
+                    prompt_suffix = common_suffix(prompt_suffix, p)
+                if not c.endswith(completion_suffix):
+                    completion_suffix = common_suffix(completion_suffix, c)
+            any_prompt = any_prompt or bool(p)
+            if len(uniques) <= unique_cap:
+                uniques[c] += 1
+            count += 1
+            if progress is not None and index % 4096 == 0:
+                progress(index)
+    if not any_prompt:
+        task = OPEN_ENDED
+    elif len(uniques) < count / CLASSIFICATION_RATIO:
+        task = CLASSIFICATION
+    else:
+        task = CONDITIONAL
+    positive = (
+        uniques.most_common(1)[0][0] if task == CLASSIFICATION and len(uniques) == 2 else None
+    )
+    return Outcome(
+        files=[w.target for w in writers],
+        examples=count,
+        train_examples=count - n_valid_written,
+        valid_examples=n_valid_written,
+        task=task,
+        prompt_suffix=prompt_suffix or "",
+        completion_suffix=completion_suffix or "",
+        n_classes=len(uniques) if task == CLASSIFICATION else 0,
+        positive_class=positive,
+    )
+
+
+def to_chat_rows(an: Analysis, system: str | None) -> Iterator[dict[str, list[dict[str, str]]]]:
+    """Prompt/completion rows as chat examples for today's models: the common prompt separator
+    and the completion's leading space are dropped; empty prompts give no user message."""
+    st = an.stats
+    common = st.prompts.suffix or "" if an.task != OPEN_ENDED else ""
+    known = (*PROMPT_SEPARATORS, PROMPT_SEPARATOR_FALLBACK)
+    sep = max((s for s in known if common.endswith(s)), key=len, default="")
+    for _line, row in iter_rows(an.source):
+        c = row.get(st.completion_key, "")
+        if c == "":
+            continue
+        p = row.get(st.prompt_key, "")
+        if sep:
+            p = p.removesuffix(sep)
+        c = c.removeprefix(" ")
+        messages = []
+        if system:
+            messages.append({"role": "system", "content": system})
+        if p:
+            messages.append({"role": "user", "content": p})
+        messages.append({"role": "assistant", "content": c})
+        yield {"messages": messages}
