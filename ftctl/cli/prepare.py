@@ -285,9 +285,9 @@ def _prompt_completion(
 
     target_model = _model_for("prompt_completion", model)
     if not as_json and an.actions:
-        _output.echo("\n\nBased on the analysis we will perform the following actions:")
+        _output.echo("\nBased on the analysis we will perform the following actions:")
     elif not as_json:
-        _output.echo("\n\nNo remediations found.")
+        _output.echo("\nNo remediations found.")
     accepted: set[str] = set()
     for action in an.actions:
         if action.necessary:
@@ -299,15 +299,13 @@ def _prompt_completion(
 
     outcome: Outcome | None = None
     split = False
+    if an.task == legacy.CLASSIFICATION:
+        split = as_json or _ask(
+            "- [Recommended] Would you like to split into training and validation set? [Y/n]: ",
+            interactive,
+        )
     must_convert = src.layout == "array"  # the service takes JSON Lines only
-    if accepted or must_convert:
-        if an.task == legacy.CLASSIFICATION and not as_json:
-            split = _ask(
-                "- [Recommended] Would you like to split into training and validation set? [Y/n]: ",
-                interactive,
-            )
-        elif an.task == legacy.CLASSIFICATION:
-            split = True
+    if accepted or must_convert or split:
         proceed = as_json or _ask(
             "\n\nYour data will be written to a new JSONL file. Proceed [Y/n]: ", interactive
         )
