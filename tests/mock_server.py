@@ -6,7 +6,9 @@
         client = openai.OpenAI(base_url=base_url, api_key="sk-test")
 
 The server runs in a daemon thread and is always stopped on exit, even when the body raises.
-`mock_url` is the same thing as a pytest fixture (speed 1000, seed 0).
+`mock_url` is the same thing as a pytest fixture (speed 1000, seed 0). `FakeClock` steps time by
+hand (`clock=FakeClock()`, then `clock.advance(seconds)`), for tests that must see a job in a
+given state.
 """
 
 from __future__ import annotations
@@ -24,6 +26,19 @@ from ftctl.mock.store import Limits
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+
+
+class FakeClock:
+    """A clock that moves only when told to; pass it as `clock=` to `running_mock`."""
+
+    def __init__(self, start: float = 1_750_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @contextmanager
@@ -47,7 +62,9 @@ def running_mock(
     app = create_app(speed=speed, seed=seed, org=org, clock=clock, limits=limits)
     if app_out is not None:
         app_out.append(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
+    # it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
