@@ -8,7 +8,7 @@ import json
 import openapi_check
 import pytest
 from conftest import RunCli
-from respx_api import Api, fixture_json, load_fixture, request_json
+from respx_api import Api, fixture_json, fixture_response, load_fixture, request_json
 
 FT_DAVINCI = "ft:davinci-002:acme:sarcasm:9XyZaBcD"
 FT_CHAT = "ft:gpt-4o-mini-2024-07-18:acme:sarcasm:AbCdEf12"
@@ -240,9 +240,9 @@ def test_unknown_model(run_cli: RunCli, api: Api) -> None:
 
 
 def test_rate_limited_then_answered(run_cli: RunCli, api: Api) -> None:
-    api.route_sequence(
-        "POST", "/chat/completions", ["errors/rate_limit", "errors/rate_limit", "chat/completion"]
-    )
+    # the SDK reads Retry-After "0" as "not given" and backs off ~0.5 s; 1 ms keeps tests fast
+    limited = fixture_response("errors/rate_limit", headers={"retry-after": "0.001"})
+    api.route_sequence("POST", "/chat/completions", [limited, limited, "chat/completion"])
     result = run_cli("--max-retries", "2", "complete", "-m", FT_CHAT, "hi")
     assert result.exit_code == 0, result.output
     assert len(api.requests("POST", "/chat/completions")) == 3
