@@ -288,6 +288,9 @@ def _prompt_completion(
         _output.echo("\nBased on the analysis we will perform the following actions:")
     elif not as_json:
         _output.echo("\nNo remediations found.")
+    asks = an.recommended or an.task == legacy.CLASSIFICATION
+    if asks and not interactive and not quiet and not as_json:
+        _output.note("stdin is not a terminal: accepting every recommendation, as -q does")
     accepted: set[str] = set()
     for action in an.actions:
         if action.necessary:
@@ -448,8 +451,6 @@ def prepare(
     if price is not None:
         prices[model or "*"] = price
     interactive = _output.stdin_is_tty() and not quiet and not as_json
-    if not quiet and not as_json and not _output.stdin_is_tty():
-        _output.note("stdin is not a terminal: accepting every recommendation, as -q does")
     bar = _output.stderr_is_tty()
     if not path.exists():
         raise InputError(path, "no such file")

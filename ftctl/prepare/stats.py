@@ -61,9 +61,9 @@ class Distribution:
             "min": self.min,
             "max": self.max,
             "mean": round(self.mean, 2),
-            "median": self.median,
-            "p5": self.p5,
-            "p95": self.p95,
+            "median": round(self.median, 2),
+            "p5": round(self.p5, 2),
+            "p95": round(self.p95, 2),
         }
 
 
