@@ -102,8 +102,10 @@ def test_book_run_twice_never_overwrites(tmp_path: Path) -> None:
         (
             "long_suffix.jsonl",
             [
-                "- All prompts end with suffix `\\n\\nTHE ANSWER IS:`. This suffix seems very long. Consider replacing with a shorter suffix, such as `\\n\\n###\\n\\n`",
-                "- All completions end with suffix ` <<END OF ANSWER>>`. This suffix seems very long. Consider replacing with a shorter suffix, such as `\\n`",
+                "- All prompts end with suffix `\\n\\nTHE ANSWER IS:`. This suffix seems very long. "
+                "Consider replacing with a shorter suffix, such as `\\n\\n###\\n\\n`",
+                "- All completions end with suffix ` <<END OF ANSWER>>`. This suffix seems very "
+                "long. Consider replacing with a shorter suffix, such as `\\n`",
             ],
         ),
         (
@@ -121,7 +123,8 @@ def test_book_run_twice_never_overwrites(tmp_path: Path) -> None:
                 "- The `prompt` column/key should be lowercase",
                 "Additional columns/keys present are: ['id', 'prompt_note']",
                 "WARNING: Some of the additional columns/keys contain `prompt` in their name.",
-                "- `completion` column/key should not contain empty strings. These are rows: [0, 5, 10]",
+                "- `completion` column/key should not contain empty strings. "
+                "These are rows: [0, 5, 10]",
                 "- [Necessary] Your format `CSV` will be converted to `JSONL`",
                 "- [Necessary] Lower case column name to `prompt`",
                 "- [Necessary] Remove additional columns/keys: ['id', 'prompt_note']",
@@ -160,7 +163,8 @@ def test_book_run_twice_never_overwrites(tmp_path: Path) -> None:
         (
             "repeated_suffix.jsonl",
             [
-                "- All prompts end with suffix ` ->`\n  WARNING: Some of your prompts contain the suffix ` ->` more than once."
+                "- All prompts end with suffix ` ->`\n  WARNING: Some of your prompts contain "
+                "the suffix ` ->` more than once."
             ],
         ),
         ("escapes.jsonl", ['- All prompts start with prefix `a/b é 😀 "`']),
