@@ -102,8 +102,8 @@ def test_book_run_twice_never_overwrites(tmp_path: Path) -> None:
         (
             "long_suffix.jsonl",
             [
-                "- All prompts end with suffix `\\n\\nTHE ANSWER IS:`. This suffix seems very long. "
-                "Consider replacing with a shorter suffix, such as `\\n\\n###\\n\\n`",
+                "- All prompts end with suffix `\\n\\nTHE ANSWER IS:`. This suffix seems very "
+                "long. Consider replacing with a shorter suffix, such as `\\n\\n###\\n\\n`",
                 "- All completions end with suffix ` <<END OF ANSWER>>`. This suffix seems very "
                 "long. Consider replacing with a shorter suffix, such as `\\n`",
             ],
