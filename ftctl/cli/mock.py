@@ -52,6 +52,7 @@ def serve(
     """
     import logging
     import socket
+    import threading
 
     import uvicorn
 
@@ -77,6 +78,8 @@ def serve(
             hint="pick another --port, or 0 for any free one",
         ) from None
     bound = sock.getsockname()[1]
+    # Build the tokenizers while the client starts up, so the first job is not slowed by it.
+    threading.Thread(target=_warm_tokenizers, daemon=True).start()
     # One line a script can wait for; flushed so a parent reading a pipe sees it at once.
     print(f"ftctl mock listening on http://{host}:{bound}/v1", flush=True)
     config = uvicorn.Config(
@@ -86,3 +89,10 @@ def serve(
         lifespan="off",
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _warm_tokenizers() -> None:
+    from ftctl.tokens import get_encoding
+
+    for name in ("cl100k_base", "o200k_base"):
+        get_encoding(name)
