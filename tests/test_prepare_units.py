@@ -1,0 +1,227 @@
+"""Pure pieces of ftctl.prepare: readers, writer, token counting, statistics, prices."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from ftctl import pricing
+from ftctl.errors import InputError, UsageError
+from ftctl.prepare import readers
+from ftctl.prepare.legacy import case_counts, common_prefix, common_suffix, split_sizes
+from ftctl.prepare.records import TokenCounter
+from ftctl.prepare.scan import scan_jsonl
+from ftctl.prepare.stats import default_epochs, distribution, training_limit
+from ftctl.prepare.writer import AtomicWriter, dumps_pandas, prepared_names
+from ftctl.tokens import get_encoding
+
+DATA = Path(__file__).parent / "data" / "prepare"
+
+SAMPLES = [
+    "",
+    "hello world",
+    "  leading and trailing  ",
+    "<|endoftext|> is ordinary text in training data",
+    "<|fim_prefix|><|im_start|>",
+    "naïve café — 東京 😀👍🏽 \u2028 \t\n\r",
+    "x" * 5000,
+    "def f(x):\n    return x ** 2  # 123456789",
+]
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_token_counts_are_tiktoken_encode_ordinary(name: str) -> None:
+    enc = get_encoding(name)
+    counter = TokenCounter(enc.encode_ordinary)
+    for text in SAMPLES:
+        expected = len(enc.encode_ordinary(text))
+        assert counter.text(text) == expected
+        assert counter.text(text) == expected  # cached short strings too
+    assert enc.encode_ordinary("hello world") == enc.encode("hello world")
+
+
+def test_message_count_follows_the_cookbook() -> None:
+    enc = get_encoding("o200k_base")
+    counter = TokenCounter(enc.encode_ordinary)
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "name": "bob", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!", "weight": 1},
+    ]
+    n = len
+    e = enc.encode_ordinary
+    expected = (
+        3 + n(e("system")) + n(e("Be brief."))
+        + 3 + n(e("user")) + n(e("bob")) + 1 + n(e("Hi"))
+        + 3 + n(e("assistant")) + n(e("Hello!"))
+    )  # fmt: skip
+    assert counter.messages(messages) == expected
+
+
+def test_json_array_streams_across_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "_READ_CHUNK", 7)
+    rows = [{"prompt": f"p{i}" + " ]},[", "completion": "c\n" * i} for i in range(20)]
+    path = tmp_path / "a.json"
+    path.write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    src = readers.open_source(path)
+    assert src.layout == "array"
+    got = list(readers.iter_rows(src))
+    assert [r for _, r in got] == rows
+    assert [line for line, _ in got] == list(range(2, 22))
+
+
+def test_json_array_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_text('[\n{"prompt": "a", "completion": "b"},\n{"prompt": "a"\n')
+    with pytest.raises(InputError, match=r"a\.json:3: not valid JSON"):
+        list(readers.iter_rows(readers.open_source(path)))
+    path.write_text('[\n{"prompt": "a", "completion": "b"}\n5\n]')
+    with pytest.raises(InputError, match=r":3: expected `,` or `]`"):
+        list(readers.iter_rows(readers.open_source(path)))
+
+
+def test_values_become_text_as_the_legacy_tool_read_them(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"prompt": 12, "completion": null, "flag": true}\n')
+    [(_, row)] = list(readers.iter_rows(readers.open_source(path)))
+    assert row == {"prompt": "12", "completion": "", "flag": "True"}
+
+
+def test_csv_quoting_and_duplicate_headers(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text('prompt,completion,prompt\n"a, b","line1\nline2",x\n\nc,d,y\n')
+    rows = list(readers.iter_rows(readers.open_source(path)))
+    assert rows == [
+        (2, {"prompt": "a, b", "completion": "line1\nline2", "prompt.1": "x"}),
+        (5, {"prompt": "c", "completion": "d", "prompt.1": "y"}),
+    ]
+
+
+def test_txt_keeps_the_legacy_trailing_empty_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("one\ntwo\n")
+    rows = [r["completion"] for _, r in readers.iter_rows(readers.open_source(path))]
+    assert rows == ["one", "two", ""]
+
+
+def test_pandas_spelling_of_json_strings() -> None:
+    assert dumps_pandas('a/b "q" \\ \t\n\x01 é 😀 \u2028') == (
+        '"a\\/b \\"q\\" \\\\ \\t\\n\\u0001 é 😀 \u2028"'
+    )
+
+
+def test_prepared_names_never_collide(tmp_path: Path) -> None:
+    src = tmp_path / "data.csv"
+    assert prepared_names(src, False) == [tmp_path / "data_prepared.jsonl"]
+    (tmp_path / "data_prepared.jsonl").write_text("x")
+    assert prepared_names(src, False) == [tmp_path / "data_prepared (1).jsonl"]
+    (tmp_path / "data_prepared_valid (1).jsonl").write_text("x")
+    assert prepared_names(src, True) == [
+        tmp_path / "data_prepared_train.jsonl",
+        tmp_path / "data_prepared_valid.jsonl",
+    ]
+
+
+def test_atomic_writer_appears_only_on_commit_and_never_overwrites(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    writer = AtomicWriter(target)
+    writer.write("new\n")
+    assert not target.exists()
+    target.write_text("someone else's\n")  # appears meanwhile
+    final = writer.commit()
+    assert final == tmp_path / "out (1).jsonl"
+    assert final.read_text() == "new\n"
+    assert target.read_text() == "someone else's\n"
+    aborted = AtomicWriter(tmp_path / "gone.jsonl")
+    aborted.write("x")
+    aborted.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out (1).jsonl", "out.jsonl"]
+
+
+def test_case_counts_match_str_methods() -> None:
+    for text in ["Hello World", "ÀÉÎ õü ß", "ǅ x Y 1 2", ""]:
+        up = sum(1 for c in text if c.isalpha() and c.isupper())
+        lo = sum(1 for c in text if c.isalpha() and c.islower())
+        assert case_counts(text) == (up, lo)
+
+
+def test_common_prefix_and_suffix() -> None:
+    assert common_prefix("Book Summary: A", "Book Summary: B") == "Book Summary: "
+    assert common_suffix("abc ->", "xyz ->") == " ->"
+    assert common_suffix("same", "same") == "same"
+    assert common_prefix("", "x") == ""
+
+
+@pytest.mark.parametrize(
+    ("n", "epochs"),
+    [(1, 25), (3, 25), (10, 10), (33, 3), (34, 3), (100, 3), (8333, 3), (8334, 2), (30000, 1)],
+)
+def test_epochs_follow_the_cookbook(n: int, epochs: int) -> None:
+    assert default_epochs(n) == epochs
+
+
+def test_distribution_matches_numpy_style_quantiles() -> None:
+    values = [5, 1, 9, 3, 7, 2]
+    dist = distribution(values)
+    assert dist is not None
+    assert (dist.min, dist.max) == (1, 9)
+    assert dist.median == statistics.median(values)
+    qs = statistics.quantiles(values, n=20, method="inclusive")
+    assert dist.p5 == pytest.approx(qs[0])
+    assert dist.p95 == pytest.approx(qs[-1])
+    assert distribution([]) is None
+
+
+def test_limits_and_split_sizes() -> None:
+    assert training_limit("gpt-4o-mini-2024-07-18") == 65_536
+    assert training_limit("gpt-4o-2024-08-06") == 65_536
+    assert training_limit("gpt-3.5-turbo-0125") == 16_385
+    assert training_limit("ft:gpt-4o-mini-2024-07-18:org::abc") == 65_536
+    assert split_sizes(30) == (24, 6)
+    assert split_sizes(10_000) == (9_000, 1_000)
+
+
+def test_price_table_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = {
+        "gpt-4o-mini-2024-07-18": 3.0,
+        "gpt-3.5-turbo-0125": 8.0,
+        "gpt-4o-2024-08-06": 25.0,
+        "gpt-4.1-2025-04-14": 25.0,
+        "gpt-4.1-mini-2025-04-14": 5.0,
+        "gpt-4.1-nano-2025-04-14": 1.5,
+        "davinci-002": 6.0,
+        "babbage-002": 0.4,
+        "ft:gpt-4o-mini-2024-07-18:org::x": 3.0,
+    }
+    for model, price in expected.items():
+        assert pricing.price_per_1m(model) == price, model
+    assert pricing.price_per_1m("unknown-model") is None
+    assert pricing.estimate_cost(1_000_000, "gpt-4o-mini") == 3.0
+    assert pricing.PRICES_DATE.startswith("2025")
+    path = tmp_path / "p.json"
+    path.write_text('{"gpt-4o": 2}')
+    monkeypatch.setenv("FTCTL_PRICES", str(path))
+    overrides = pricing.load_overrides()
+    assert pricing.price_per_1m("gpt-4o-2024-08-06", overrides) == 2.0
+    assert pricing.price_per_1m("gpt-4o-mini", overrides) == 2.0  # the override prefix wins
+    path.write_text('{"gpt-4o": "cheap"}')
+    with pytest.raises(UsageError, match="must map model names"):
+        pricing.load_overrides()
+
+
+def test_parallel_scan_equals_serial_scan(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    lines = (DATA / "chat_bad.jsonl").read_text().splitlines()
+    path.write_text("\n".join(lines * 40) + "\n")
+    serial = scan_jsonl(path, "o200k_base", workers=1, chunk_bytes=1 << 30)
+    parallel = scan_jsonl(path, "o200k_base", workers=2, chunk_bytes=3000)
+    assert parallel.examples == serial.examples == len(lines) * 40
+    assert parallel.counts == serial.counts
+    assert parallel.samples == serial.samples
+    assert list(parallel.tokens) == list(serial.tokens)
+    assert list(parallel.messages) == list(serial.messages)
