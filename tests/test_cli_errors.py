@@ -223,3 +223,12 @@ def test_help_does_not_import_openai(command: list[str]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"--help imported {proc.stdout.strip()}"
+
+
+def test_timeout(run_cli: RunCli, api: Api) -> None:
+    api.route_sequence("GET", JOB_PATH, [httpx.ReadTimeout])
+    result = run_cli("--max-retries", "0", "--timeout", "5", "get", JOB)
+    assert result.exit_code == 1
+    first, hint = _error_lines(result.stderr)
+    assert "timed out" in first.lower()
+    assert "--timeout" in hint

@@ -189,3 +189,38 @@ def test_follow_id_usage_errors(run_cli: RunCli, api: Api, args: list[str]) -> N
     result = run_cli(*args)
     assert result.exit_code == 2
     api.assert_no_requests()
+
+
+def test_a_paused_job_is_followed_until_it_ends(run_cli: RunCli, api: Api) -> None:
+    api.route_sequence("GET", EVENTS, ["events/poll_2", "events/poll_3"])
+    api.route_sequence("GET", JOB_PATH, ["jobs/paused", "jobs/running", "jobs/succeeded"])
+    result = run_cli("follow", JOB, "--poll-interval", "0")
+    assert result.exit_code == 0, result.output
+    assert len(api.requests("GET", JOB_PATH)) == 3
+    assert result.stdout.splitlines()[-1] == FT_MODEL
+
+
+def test_poll_interval_must_not_be_negative(run_cli: RunCli, api: Api) -> None:
+    result = run_cli("follow", JOB, "--poll-interval", "-1")
+    assert result.exit_code == 2
+    api.assert_no_requests()
+
+
+def test_event_times_are_utc_whatever_the_local_zone(run_cli: RunCli, api: Api) -> None:
+    import os
+    import time
+
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        api.route_fixture("GET", EVENTS, "events/poll_1")
+        api.route_fixture("GET", JOB_PATH, "jobs/cancelled")
+        result = run_cli("follow", JOB)
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    assert result.stdout.splitlines()[0].startswith("[2024-10-15 06:54:40] ")  # not 02:54:40
