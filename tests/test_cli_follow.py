@@ -139,11 +139,6 @@ def test_follow_waits_out_transient_errors(run_cli: RunCli, api: Api) -> None:
     assert all(w.startswith("Warning: ") for w in warnings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: JobsService.follow's last events call, after the job has ended, is not "
-    "retried (ftctl/service/jobs.py, the terminal branch), so a 5xx there exits 1",
-)
 def test_follow_waits_out_a_transient_error_after_the_job_ended(run_cli: RunCli, api: Api) -> None:
     api.route_sequence("GET", EVENTS, ["events/poll_3", "errors/server_error", "events/poll_3"])
     api.route_fixture("GET", JOB_PATH, "jobs/succeeded")

@@ -293,8 +293,18 @@ class JobsService:
                 last_status = status
                 yield StatusItem(job)
             if status in TERMINAL_STATUSES:
-                # Events written between the events call and the status call.
-                for event in self.new_events(job_id, seen):
+                # Events written between the events call and the status call, read with the
+                # same patience as any other poll.
+                while True:
+                    try:
+                        final_events = self.new_events(job_id, seen)
+                    except Exception as exc:
+                        retry = backoff(exc)
+                        yield retry
+                        self._sleep(retry.delay)
+                        continue
+                    break
+                for event in final_events:
                     yield EventItem(event)
                 yield FinishedItem(job)
                 return
