@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import openapi_check
 import pytest
 from conftest import RunCli
@@ -255,3 +256,37 @@ def test_rate_limited_without_retries(run_cli: RunCli, api: Api) -> None:
     assert "(HTTP 429, request req_429ratelimit00000000000000001)" in result.stderr
     assert "  next: " in result.stderr
     assert len(api.requests("POST", "/chat/completions")) == 1
+
+
+def test_no_prompt_on_a_terminal_is_a_usage_error(
+    run_cli: RunCli, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl.cli import _output
+
+    monkeypatch.setattr(_output, "stdin_is_tty", lambda: True)
+    result = run_cli("complete", "-m", FT_DAVINCI)
+    assert result.exit_code == 2
+    assert "missing prompt" in result.stderr
+    api.assert_no_requests()
+
+
+def test_stream_with_several_choices_prints_each_on_its_line(run_cli: RunCli, api: Api) -> None:
+    chunks = [
+        {
+            "id": "c",
+            "object": "text_completion",
+            "created": 1,
+            "model": FT_DAVINCI,
+            "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": None}],
+        }
+        for index, text in [(1, "B1"), (0, "A1"), (1, "B2"), (0, "A2")]
+    ]
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    api.route_response(
+        "POST",
+        "/completions",
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, text=sse),
+    )
+    result = run_cli("complete", "-m", FT_DAVINCI, "x", "--stream", "-n", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "A1A2\nB1B2\n"
