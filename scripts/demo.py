@@ -136,6 +136,7 @@ class Walkthrough:
         result = subprocess.run(
             [*ftctl_command(), *args],
             check=False,
+            stdin=subprocess.DEVNULL,  # never a prompt, even when the demo runs on a terminal
             cwd=self.workdir,
             env=self.env,
             timeout=STEP_TIMEOUT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -38,7 +39,7 @@ from ftctl.mock.http import (
     query_int,
     too_large,
 )
-from ftctl.mock.store import ACTIVE, Job, Limits, Store, TunedModel, UploadRecord
+from ftctl.mock.store import ACTIVE, Job, Limits, Pause, Store, TunedModel, UploadRecord, digest
 from ftctl.mock.training import DataError, Dataset, Kind, make_plan, read_dataset
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -476,13 +477,10 @@ class _Api:
                 param="part_ids",
             )
         md5 = body.get("md5")
-        if md5 is not None:
-            import hashlib
-
-            if not isinstance(md5, str) or hashlib.md5(content).hexdigest() != md5.lower():
-                raise bad_request(
-                    "The md5 checksum does not match the uploaded bytes.", param="md5"
-                )
+        if md5 is not None and (
+            not isinstance(md5, str) or hashlib.md5(content).hexdigest() != md5.lower()
+        ):
+            raise bad_request("The md5 checksum does not match the uploaded bytes.", param="md5")
         upload.file = self.store.add_file(upload.filename, upload.purpose, content, now)
         upload.status = "completed"
         return JSONResponse(upload.as_json(now))
@@ -741,8 +739,6 @@ class _Api:
         return JSONResponse(self._job_json(job, now))
 
     async def pause_job(self, request: Request) -> Response:
-        from ftctl.mock.store import Pause
-
         now = self.store.sync()
         job = self._job(request)
         status = job.status(now)
@@ -849,8 +845,7 @@ class _Api:
                 text = (prompt + choice.text) if echo else choice.text
                 choices.append((text, choice.finish_reason))
         model_name = tuned.id if tuned else snapshot_of(base)
-        request_id = request.headers.get("x-request-id") or self.store.request_id()
-        completion_id = "cmpl-" + _short(self.store, request_id)
+        completion_id = "cmpl-" + _short(self.store, request)
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -949,9 +944,8 @@ class _Api:
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
-        request_id = self.store.request_id()
         head = {
-            "id": "chatcmpl-" + _short(self.store, request_id),
+            "id": "chatcmpl-" + _short(self.store, request),
             "created": int(now),
             "model": tuned.id if tuned else snapshot_of(base),
             "service_tier": "default",
@@ -1026,10 +1020,10 @@ class _Api:
         return _sse(chunks())
 
 
-def _short(store: Store, request_id: str) -> str:
-    from ftctl.mock.store import _digest
-
-    return _digest(f"{store.seed}:{request_id}", 29)
+def _short(store: Store, request: Request) -> str:
+    """A completion id derived from the request id, so it is stable for a given seed."""
+    request_id = getattr(request.state, "request_id", "")
+    return digest(f"{store.seed}:{request_id}", 29)
 
 
 def _prompts(raw: object, enc: Any) -> list[str]:

@@ -38,6 +38,7 @@ class Envelope:
             return
         started = time.perf_counter()
         request_id = self.store.request_id()
+        scope.setdefault("state", {})["request_id"] = request_id  # for ids derived from it
         status = 500
 
         async def send_with_headers(message: Message) -> None:

@@ -368,7 +368,7 @@ class Job:
     def _event(self, key: str, real: float, ev: SimEvent) -> dict[str, Any]:
         return {
             "object": "fine_tuning.job.event",
-            "id": "ftevent-" + _digest(f"{self.id}:{key}", 24),
+            "id": "ftevent-" + digest(f"{self.id}:{key}", 24),
             "created_at": int(real),
             "level": ev.level,
             "message": ev.message,
@@ -404,7 +404,7 @@ class Job:
             out.append(
                 {
                     "object": "fine_tuning.job.checkpoint",
-                    "id": "ftckpt_" + _digest(f"{self.id}:ckpt:{step}", 24),
+                    "id": "ftckpt_" + digest(f"{self.id}:ckpt:{step}", 24),
                     "created_at": int(self.real(self.run_start + step * self.step_time)),
                     "fine_tuned_model_checkpoint": self.checkpoint_name(step),
                     "fine_tuning_job_id": self.id,
@@ -415,7 +415,7 @@ class Job:
         return out
 
 
-def _digest(text: str, length: int) -> str:
+def digest(text: str, length: int) -> str:
     raw = int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
     out = []
     for _ in range(length):
