@@ -316,6 +316,16 @@ def test_pause_resume_and_cancel_follow_the_clock() -> None:
         with pytest.raises(openai.BadRequestError):
             c.fine_tuning.jobs.cancel(other.id)
 
+        third = c.fine_tuning.jobs.create(training_file=file_id, model="davinci-002")
+        clock.advance(6)
+        c.fine_tuning.jobs.pause(third.id)
+        clock.advance(10)
+        assert c.fine_tuning.jobs.cancel(third.id).status == "cancelled"
+        clock.advance(10)
+        messages = [e.message for e in c.fine_tuning.jobs.list_events(third.id).data]
+        assert messages[:2] == ["Fine-tuning job cancelled", "Fine-tuning job paused"]
+        assert c.fine_tuning.jobs.retrieve(third.id).finished_at == int(clock.now - 10)
+
 
 def test_default_pace_and_speed() -> None:
     clock = FakeClock()

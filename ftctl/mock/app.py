@@ -733,8 +733,7 @@ class _Api:
                 f"Job {job.id} has already {status} and cannot be cancelled.",
                 param="fine_tuning_job_id",
             )
-        if job.pauses and job.pauses[-1].real_end is None:
-            job.pauses[-1].real_end = now
+        # A paused job stays paused up to the cancel (no "resumed" event); the clock stops there.
         job.cancelled_real = now
         return JSONResponse(self._job_json(job, now))
 
