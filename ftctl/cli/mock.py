@@ -80,8 +80,15 @@ def serve(
     bound = sock.getsockname()[1]
     # Build the tokenizers while the client starts up, so the first job is not slowed by it.
     threading.Thread(target=_warm_tokenizers, daemon=True).start()
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/v1"
     # One line a script can wait for; flushed so a parent reading a pipe sees it at once.
-    print(f"ftctl mock listening on http://{host}:{bound}/v1", flush=True)
+    print(f"ftctl mock listening on {url}", flush=True)
+    typer.echo(
+        f"Use it with OPENAI_BASE_URL={url} and any non-empty OPENAI_API_KEY "
+        f"(speed {speed:g}, seed {seed}); Ctrl-C stops it.",
+        err=True,
+    )
     config = uvicorn.Config(
         create_app(speed=speed, seed=seed, org=org),
         log_level="warning",
