@@ -117,6 +117,12 @@ def test_book_job_trains_like_the_service(book_run: tuple[openai.OpenAI, object]
     ckpts = c.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [k.step_number for k in ckpts] == [90, 60, 30]
     assert ckpts[0].fine_tuned_model_checkpoint == f"{job.fine_tuned_model}:ckpt-step-90"
+    early = c.completions.create(
+        model=ckpts[-1].fine_tuned_model_checkpoint, prompt="Secrets Unveiled ->", stop="."
+    )
+    assert (
+        early.choices[0].text == " An intriguing mystery that will keep you guessing until the end"
+    )
 
     csv = c.files.content(job.result_files[0]).text.splitlines()
     assert csv[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
