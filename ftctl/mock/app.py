@@ -39,7 +39,17 @@ from ftctl.mock.http import (
     query_int,
     too_large,
 )
-from ftctl.mock.store import ACTIVE, Job, Limits, Pause, Store, TunedModel, UploadRecord, digest
+from ftctl.mock.store import (
+    ACTIVE,
+    FileRecord,
+    Job,
+    Limits,
+    Pause,
+    Store,
+    TunedModel,
+    UploadRecord,
+    digest,
+)
 from ftctl.mock.training import DataError, Dataset, Kind, make_plan, read_dataset
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -362,7 +372,7 @@ class _Api:
         body["last_id"] = data[-1]["id"] if data else ""
         return JSONResponse(body)
 
-    def _file(self, request: Request) -> Any:
+    def _file(self, request: Request) -> FileRecord:
         file_id = request.path_params["file_id"]
         record = self.store.files.get(file_id)
         if record is None:
