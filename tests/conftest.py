@@ -60,16 +60,10 @@ def run_cli(env: dict[str, str], api: Api) -> RunCli:
 
     Global flags go first, as on a shell: run_cli("--debug", "--max-retries", "0", "get", ...).
     Exceptions that escape the CLI's error boundary are re-raised, not turned into exit 1."""
-    from ftctl.cli import _output
     from ftctl.cli.app import app
 
     def run(*args: str, input: str | None = None) -> Result:
-        # Rich consoles are cached per process; CliRunner swaps sys.stdout per invocation.
-        _output.out_console.cache_clear()
-        _output.err_console.cache_clear()
         result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
-        _output.out_console.cache_clear()
-        _output.err_console.cache_clear()
         for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
             assert FAKE_API_KEY not in text, f"the API key leaked to {stream}:\n{text}"
             assert "SECRET" not in text, f"part of the API key leaked to {stream}:\n{text}"

@@ -55,7 +55,7 @@ def test_delete_asks_on_a_terminal_and_deletes_on_yes(run_cli: RunCli, api: Api)
 @pytest.mark.usefixtures("terminal")
 def test_delete_asks_on_a_terminal_and_keeps_on_no(run_cli: RunCli, api: Api) -> None:
     result = run_cli("delete", "-i", FT_MODEL, input="n\n")
-    assert result.exit_code != 0
+    assert result.exit_code == 0  # declining is an answer, not an error
     assert "Nothing deleted" in result.stderr
     assert "Deleted" not in result.stdout
     api.assert_no_requests()
@@ -64,7 +64,7 @@ def test_delete_asks_on_a_terminal_and_keeps_on_no(run_cli: RunCli, api: Api) ->
 @pytest.mark.usefixtures("terminal")
 def test_delete_on_a_terminal_defaults_to_no(run_cli: RunCli, api: Api) -> None:
     result = run_cli("delete", "-i", FT_MODEL, input="\n")
-    assert result.exit_code != 0
+    assert result.exit_code == 0
     api.assert_no_requests()
 
 

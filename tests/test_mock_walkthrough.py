@@ -29,7 +29,6 @@ def mock_and_cli(
     speed: float = 2000, clock: Callable[[], float] = time.time
 ) -> Iterator[tuple[str, Run]]:
     """(base URL, run) with run("create", ...) invoking ftctl in-process against a fresh mock."""
-    from ftctl.cli import _output
     from ftctl.cli.app import app
 
     with running_mock(speed=speed, seed=11, clock=clock) as url:
@@ -42,8 +41,6 @@ def mock_and_cli(
         }
 
         def run(*args: str) -> Result:
-            _output.out_console.cache_clear()
-            _output.err_console.cache_clear()
             result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
             assert KEY not in result.stdout + result.stderr
             return result

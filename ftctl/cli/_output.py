@@ -1,14 +1,14 @@
 """Where output goes: data to stdout, everything else (progress, notes, errors) to stderr.
 
-Rich consoles are built lazily: a plain `ftctl get --json` never imports Rich. Colour and live
-widgets appear only on a terminal; Rich itself honours NO_COLOR.
+Rich consoles are built on use, around the current sys.stdout/sys.stderr, so a plain
+`ftctl get --json` never imports Rich. Colour and live widgets appear only on a terminal; Rich
+itself honours NO_COLOR.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,14 +27,12 @@ def stdin_is_tty() -> bool:
     return sys.stdin.isatty()
 
 
-@cache
 def out_console() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
-@cache
 def err_console() -> Console:
     from rich.console import Console
 

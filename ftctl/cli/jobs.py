@@ -275,8 +275,6 @@ def _follow(service: JobsService, job_id: str, *, poll_interval: float, as_json:
 def _finish(job: dict[str, Any], *, as_json: bool) -> None:
     job_id = job.get("id")
     status = job.get("status")
-    if as_json:
-        _output.emit_json_line(job)
     if status == "succeeded":
         model = job.get("fine_tuned_model")
         _output.note(f"Job complete! Status: succeeded. Fine-tuned model: {model}")

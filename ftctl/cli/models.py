@@ -43,7 +43,7 @@ def delete(
             )
         if not typer.confirm(f"Delete {name}? This cannot be undone.", default=False, err=True):
             _output.note("Nothing deleted.")
-            raise typer.Exit(1)
+            raise typer.Exit(0)  # declining is an answer, not an error (like `rm -i`)
     result = ModelsService(current().client()).delete(name)
     if as_json:
         _output.emit_json(result)

@@ -132,7 +132,8 @@ class JobsService:
             except openai.RateLimitError as exc:
                 if attempt == attempts:
                     raise
-                self._sleep(retry_after_seconds(exc) or min(2.0**attempt, 30.0))
+                wait = retry_after_seconds(exc)
+                self._sleep(min(2.0**attempt, 30.0) if wait is None else wait)
             except openai.APIConnectionError as exc:
                 never_sent = isinstance(exc.__cause__, httpx.ConnectError)
                 if never_sent and attempt < attempts:
