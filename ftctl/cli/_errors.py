@@ -88,8 +88,12 @@ def _api_error_line(exc: BaseException) -> str:
     request_id = getattr(exc, "request_id", None)
     if request_id:
         details.append(f"request {request_id}")
-    if type(exc).__name__ == "APIConnectionError":
-        details.append(f"{type(exc).__name__}")
+    if status is None and getattr(exc, "request", None) is not None:
+        # Connection errors and timeouts: say where ftctl tried to go, and what the OS said.
+        request = exc.request  # type: ignore[attr-defined]
+        cause = exc.__cause__
+        reason = f": {cause}" if cause is not None and str(cause) else ""
+        return f"{message} {request.method} {request.url}{reason}"
     return f"{message} ({', '.join(details)})" if details else str(message)
 
 
