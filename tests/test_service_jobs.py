@@ -144,7 +144,7 @@ def test_follow_prints_each_event_once_and_survives_transient_errors(
     service = JobsService(client, sleep=sleeps.append)
     unavailable = httpx.Response(503, json={"error": {"message": "busy", "type": "server_error"}})
     api.get("/fine_tuning/jobs/ftjob-1/events").mock(
-        side_effect=[_page(1), _page(2, 1), unavailable, _page(3, 2), _page(3)]
+        side_effect=[_page(1), _page(2, 1), unavailable, unavailable, _page(3, 2)]
     )
     api.get("/fine_tuning/jobs/ftjob-1").mock(
         side_effect=[
@@ -159,10 +159,11 @@ def test_follow_prints_each_event_once_and_survives_transient_errors(
     statuses = [i.job["status"] for i in items if isinstance(i, StatusItem)]
     assert statuses == ["running", "succeeded"]
     retries = [i for i in items if isinstance(i, RetryItem)]
-    assert [r.attempt for r in retries] == [1, 2]
+    # The status read fails once; the last events read, after the job ended, twice in a row.
+    assert [r.attempt for r in retries] == [1, 1, 2]
     assert isinstance(items[-1], FinishedItem)
     assert items[-1].job["fine_tuned_model"] == "ft:x"
-    assert sleeps == [2.0, 2.0, 4.0]  # the poll interval, then doubling backoff
+    assert sleeps == [2.0, 2.0, 2.0, 4.0]  # the poll interval, then backoff doubling per read
 
 
 def test_follow_raises_what_is_not_transient(api: respx.MockRouter, service: JobsService) -> None:

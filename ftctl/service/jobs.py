@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ftctl.errors import FtctlError
 from ftctl.service._raw import json_object
 
 if TYPE_CHECKING:
     import openai
+
+T = TypeVar("T")
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -255,57 +257,38 @@ class JobsService:
         """
         seen: set[str] = set()
         last_status: str | None = None
-        failures = 0
 
-        def backoff(exc: Exception) -> RetryItem:
-            nonlocal failures
-            if not is_transient(exc):
-                raise exc
-            failures += 1
-            if max_consecutive_failures is not None and failures > max_consecutive_failures:
-                raise exc
-            delay = retry_after_seconds(exc)
-            if delay is None:
-                delay = min(max_backoff, poll_interval * 2 ** (failures - 1))
-            return RetryItem(exc, delay, failures)
+        def patiently(read: Callable[[], T]) -> Generator[RetryItem, None, T]:
+            """`read()`, retried through transient failures, announcing each wait."""
+            failures = 0
+            while True:
+                try:
+                    return read()
+                except Exception as exc:
+                    failures += 1
+                    if not is_transient(exc) or (
+                        max_consecutive_failures is not None and failures > max_consecutive_failures
+                    ):
+                        raise
+                    delay = retry_after_seconds(exc)
+                    if delay is None:
+                        delay = min(max_backoff, poll_interval * 2 ** (failures - 1))
+                    yield RetryItem(exc, delay, failures)
+                    self._sleep(delay)
 
         while True:
             # Events are yielded as soon as they are read (and so marked seen), before the
             # status call that may fail: a failure there must not swallow them.
-            try:
-                events = self.new_events(job_id, seen)
-            except Exception as exc:
-                retry = backoff(exc)
-                yield retry
-                self._sleep(retry.delay)
-                continue
-            for event in events:
+            for event in (yield from patiently(lambda: self.new_events(job_id, seen))):
                 yield EventItem(event)
-            try:
-                job = self.retrieve(job_id)
-            except Exception as exc:
-                retry = backoff(exc)
-                yield retry
-                self._sleep(retry.delay)
-                continue
-            failures = 0
+            job = yield from patiently(lambda: self.retrieve(job_id))
             status = job.get("status")
             if status != last_status:
                 last_status = status
                 yield StatusItem(job)
             if status in TERMINAL_STATUSES:
-                # Events written between the events call and the status call, read with the
-                # same patience as any other poll.
-                while True:
-                    try:
-                        final_events = self.new_events(job_id, seen)
-                    except Exception as exc:
-                        retry = backoff(exc)
-                        yield retry
-                        self._sleep(retry.delay)
-                        continue
-                    break
-                for event in final_events:
+                # Events written between the events call and the status call.
+                for event in (yield from patiently(lambda: self.new_events(job_id, seen))):
                     yield EventItem(event)
                 yield FinishedItem(job)
                 return
