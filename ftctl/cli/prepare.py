@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,6 +51,19 @@ such as {"gpt-4o-mini": 3.0} to override it, or pass --price.
 
 Exit status: 0 when the data is usable, 2 when it is not (or cannot be read).
 """
+
+
+@dataclass(frozen=True)
+class Opts:
+    quiet: bool
+    interactive: bool
+    model: str | None
+    prices: dict[str, float]
+    as_json: bool
+    system: str | None
+    to_chat: bool
+    bar: bool
+    count_tokens: bool
 
 
 class RejectedData(UsageError):
@@ -111,6 +125,8 @@ def _fmt_dist(name: str, dist: object) -> str:
 def _cost_lines(report: DataReport) -> list[str]:
     from ftctl.pricing import PRICES_DATE
 
+    if not report.tokens_counted:
+        return [f"- Tokens not counted (--no-tokens): {report.examples:,} examples"]
     lines = [
         f"- Dataset has ~{report.total_tokens:,} tokens ({report.encoding}, exact) in "
         f"{report.examples:,} examples; the longest has {report.max_example:,}",
@@ -187,12 +203,15 @@ def _finish_chat(report: DataReport, as_json: bool, next_file: Path) -> None:
         )
 
 
-def _chat_report(path: Path, model: str, prices: dict[str, float], bar: bool) -> DataReport:
+def _chat_report(path: Path, model: str, opts: Opts) -> DataReport:
     from ftctl.prepare.report import analyze_jsonl
 
     size = path.stat().st_size
-    with _progress(f"Checking {path.name}", size, bar and size >= PROGRESS_MIN_BYTES) as update:
-        return analyze_jsonl(path, model, prices=prices, progress=update)
+    show = opts.bar and size >= PROGRESS_MIN_BYTES
+    with _progress(f"Checking {path.name}", size, show) as update:
+        return analyze_jsonl(
+            path, model, prices=opts.prices, progress=update, count_tokens=opts.count_tokens
+        )
 
 
 def _print_analysis(an: Analysis) -> None:
@@ -243,21 +262,16 @@ def _wrote(outcome: Outcome, model: str) -> None:
     _reminders(shown(outcome.prompt_suffix), shown(outcome.completion_suffix))
 
 
-def _prompt_completion(
-    path: Path,
-    *,
-    quiet: bool,
-    interactive: bool,
-    model: str | None,
-    prices: dict[str, float],
-    as_json: bool,
-    to_chat: bool,
-    system: str | None,
-    bar: bool,
-) -> None:
+def _prompt_completion(path: Path, opts: Opts) -> None:
+    from array import array
+
     from ftctl.prepare import legacy
     from ftctl.prepare.readers import open_source
+    from ftctl.prepare.report import build_report
+    from ftctl.prepare.scan import ScanResult
+    from ftctl.tokens import encoding_name_for_model
 
+    as_json, interactive, model = opts.as_json, opts.interactive, opts.model
     src = open_source(path)
     if not as_json:
         _output.echo("Analyzing...\n")
@@ -279,8 +293,8 @@ def _prompt_completion(
             )
         raise InputError(path, an.error, field=an.error_field)
 
-    if to_chat:
-        _convert_to_chat(an, system, model, prices, as_json, bar)
+    if opts.to_chat:
+        _convert_to_chat(an, opts)
         return
 
     target_model = _model_for("prompt_completion", model)
@@ -289,7 +303,7 @@ def _prompt_completion(
     elif not as_json:
         _output.echo("\nNo remediations found.")
     asks = an.recommended or an.task == legacy.CLASSIFICATION
-    if asks and not interactive and not quiet and not as_json:
+    if asks and not interactive and not opts.quiet and not as_json:
         _output.note("stdin is not a terminal: accepting every recommendation, as -q does")
     accepted: set[str] = set()
     for action in an.actions:
@@ -315,14 +329,26 @@ def _prompt_completion(
         if not proceed:
             _output.echo("Aborting... did not write the file")
             raise typer.Exit(ExitCode.OK)
-        outcome = legacy.write_prepared(an, accepted, split)
+        encoding = encoding_name_for_model(target_model) if opts.count_tokens else None
+        outcome = legacy.write_prepared(an, accepted, split, encoding)
         if not as_json:
             _wrote(outcome, target_model)
     elif not as_json:
         _legacy_ready(an, target_model)
 
-    upload = outcome.files[0] if outcome is not None else path
-    report = _chat_report(upload, target_model, prices, bar)
+    if outcome is not None:
+        scan = ScanResult(
+            path=outcome.files[0],
+            format="prompt_completion",
+            examples=outcome.train_examples,
+            tokens=array("I", outcome.tokens),
+            assistant_tokens=array("I", outcome.completion_tokens),
+        )
+        report = build_report(scan, target_model, opts.prices, counted=opts.count_tokens)
+        upload = outcome.files[0]
+    else:
+        report = _chat_report(path, target_model, opts)
+        upload = path
     if as_json:
         data = report.as_json()
         data["file"] = str(path)
@@ -349,27 +375,19 @@ def _prompt_completion(
         )
 
 
-def _convert_to_chat(
-    an: Analysis,
-    system: str | None,
-    model: str | None,
-    prices: dict[str, float],
-    as_json: bool,
-    bar: bool,
-) -> None:
+def _convert_to_chat(an: Analysis, opts: Opts) -> None:
     from ftctl.prepare.legacy import to_chat_rows
     from ftctl.prepare.writer import atomic_files, prepared_names
 
     target = prepared_names(an.source.path, False, tag="_chat")[0]
     with atomic_files([target]) as (writer,):
-        for example in to_chat_rows(an, system):
+        for example in to_chat_rows(an, opts.system):
             writer.write(json.dumps(example, ensure_ascii=False) + "\n")
     written = writer.target
-    if not as_json:
+    if not opts.as_json:
         _output.echo(f"\nWrote chat data to `{written}`\n")
-    chat_model = model or DEFAULT_CHAT_MODEL
-    report = _chat_report(written, chat_model, prices, bar)
-    if as_json:
+    report = _chat_report(written, opts.model or DEFAULT_CHAT_MODEL, opts)
+    if opts.as_json:
         data = report.as_json()
         data["prepared_files"] = [str(written)]
         _output.emit_json(data)
@@ -436,6 +454,13 @@ def prepare(
             show_default=False,
         ),
     ] = None,
+    no_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--no-tokens",
+            help="Skip the token count and cost estimate: the checks alone (faster on big files).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     from ftctl.pricing import load_overrides
@@ -448,10 +473,6 @@ def prepare(
     if system is not None and not to_chat:
         raise UsageError("--system goes with --to-chat")
     prices = load_overrides()
-    if price is not None:
-        prices[model or "*"] = price
-    interactive = _output.stdin_is_tty() and not quiet and not as_json
-    bar = _output.stderr_is_tty()
     if not path.exists():
         raise InputError(path, "no such file")
 
@@ -460,31 +481,28 @@ def prepare(
 
     src = open_source(path)
     fmt = detect_format(path) if src.layout == "lines" else None
-    if fmt in ("chat", "preference"):
-        if to_chat:
-            raise UsageError(
-                f"{path}: this is {fmt} data already; --to-chat is for prompt/completion"
-            )
-        chosen = _model_for(fmt, model)
-        if price is not None:
-            prices[chosen] = price
-        report = _chat_report(path, chosen, prices, bar)
-        _finish_chat(report, as_json, path)
-        return
-    chosen = _model_for("chat" if to_chat else "prompt_completion", model)
+    if fmt in ("chat", "preference") and to_chat:
+        raise UsageError(f"{path}: this is {fmt} data already; --to-chat is for prompt/completion")
+    chosen = _model_for(
+        "chat" if to_chat or fmt in ("chat", "preference") else "prompt_completion", model
+    )
     if price is not None:
         prices[chosen] = price
-    _prompt_completion(
-        path,
+    opts = Opts(
         quiet=quiet,
-        interactive=interactive,
+        interactive=_output.stdin_is_tty() and not quiet and not as_json,
         model=model,
         prices=prices,
         as_json=as_json,
-        to_chat=to_chat,
         system=system,
-        bar=bar,
+        to_chat=to_chat,
+        bar=_output.stderr_is_tty(),
+        count_tokens=not no_tokens,
     )
+    if fmt in ("chat", "preference"):
+        _finish_chat(_chat_report(path, chosen, opts), as_json, path)
+    else:
+        _prompt_completion(path, opts)
 
 
 prepare.__doc__ = PREPARE_HELP

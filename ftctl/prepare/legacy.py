@@ -11,7 +11,7 @@ digests, never the rows.
 
 from __future__ import annotations
 
-import hashlib
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,11 +19,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftctl.errors import InputError
-from ftctl.prepare.readers import Row, Source, iter_rows
-from ftctl.prepare.writer import atomic_files, prepared_names, prompt_completion_line
+from ftctl.prepare.passes import (
+    COMPLETION_ENDINGS,
+    LONG_EXAMPLE_CHARS,
+    PROMPT_SEPARATORS,
+    Plan,
+    Segment,
+    TextStats,
+    Written,
+    case_counts,
+    common_prefix,
+    common_suffix,
+    fix_rows,
+    gather_part,
+    run_parts,
+    segments,
+    suffix_repeats_part,
+    transform_part,
+)
+from ftctl.prepare.readers import Source, iter_rows
+from ftctl.prepare.writer import atomic_files, prepared_names
+
+__all__ = ["LONG_EXAMPLE_CHARS", "case_counts", "common_prefix", "common_suffix"]
 
 MIN_EXAMPLES = 100
-LONG_EXAMPLE_CHARS = 10_000
 MAX_PROMPT_PREFIX = 12
 MIN_COMPLETION_PREFIX = 5
 LONG_SUFFIX = 10
@@ -32,16 +51,7 @@ MAX_VALID_EXAMPLES = 1000
 SPLIT_SEED = 42
 SHOWN_ROWS = 100
 
-PROMPT_SEPARATORS = (
-    " ->",
-    "\n\n###\n\n",
-    "\n\n===\n\n",
-    "\n\n---\n\n",
-    "\n\n===>\n\n",
-    "\n\n--->\n\n",
-)
 PROMPT_SEPARATOR_FALLBACK = "\n\n### =>\n\n"
-COMPLETION_ENDINGS = ("\n", ".", " END", "***", "+++", "&&&", "$$$", "@@@", "%%%")
 COMPLETION_ENDING_FALLBACK = " [END]"
 
 DOCS = "https://platform.openai.com/docs/guides/fine-tuning/preparing-your-dataset"
@@ -80,96 +90,10 @@ def _rows_list(rows: list[int]) -> str:
     return str(rows[:SHOWN_ROWS])[:-1] + f", ... ({len(rows) - SHOWN_ROWS} more)]"
 
 
-_NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
-_NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
-
-
-def case_counts(text: str) -> tuple[int, int]:
-    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them."""
-    if text.isascii():
-        raw = text.encode("ascii")
-        return len(raw.translate(None, _NOT_UPPER)), len(raw.translate(None, _NOT_LOWER))
-    upper = lower = 0
-    for ch in text:
-        if ch.isalpha():
-            if ch.isupper():
-                upper += 1
-            elif ch.islower():
-                lower += 1
-    return upper, lower
-
-
-def common_prefix(a: str, b: str) -> str:
-    if b.startswith(a):
-        return a
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return a[:i]
-
-
-def common_suffix(a: str, b: str) -> str:
-    if b.endswith(a):
-        return a
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[-1 - i] == b[-1 - i]:
-        i += 1
-    return a[len(a) - i :]
-
-
-def _digest(prompt: str, completion: str) -> bytes:
-    h = hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=16)
-    h.update(b"\x00\xff")
-    h.update(completion.encode("utf-8", "surrogatepass"))
-    return h.digest()
-
-
-def _odd_row(row: Row) -> bool:
-    return "messages" in row or "preferred_output" in row or "non_preferred_output" in row
-
-
-@dataclass
-class TextStats:
-    """What the checks need to know about one column, gathered in one pass."""
-
-    seps: tuple[str, ...]
-    upper: int = 0
-    lower: int = 0
-    prefix: str | None = None
-    suffix: str | None = None
-    first: str | None = None
-    all_equal: bool = True
-    has_newline: bool = False
-    contains: list[bool] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.contains = [False] * len(self.seps)
-
-    def add(self, text: str) -> None:
-        up, lo = case_counts(text)
-        self.upper += up
-        self.lower += lo
-        if self.prefix is None or self.suffix is None:
-            self.prefix = self.suffix = self.first = text
-        else:
-            if not text.startswith(self.prefix):
-                self.prefix = common_prefix(self.prefix, text)
-            if not text.endswith(self.suffix):
-                self.suffix = common_suffix(self.suffix, text)
-            if self.all_equal and text != self.first:
-                self.all_equal = False
-        if not self.has_newline and "\n" in text:
-            self.has_newline = True
-        contains = self.contains
-        for i, sep in enumerate(self.seps):
-            if not contains[i] and sep in text:
-                contains[i] = True
-
-
 @dataclass
 class Stats:
+    """Pass 1 over the whole file: the parts merged in order."""
+
     prompt_key: str = "prompt"
     completion_key: str = "completion"
     rows: int = 0
@@ -180,7 +104,6 @@ class Stats:
     unique_completions: int = 0
     duplicate_rows: list[int] = field(default_factory=list)
     long_rows: list[int] = field(default_factory=list)
-    long_duplicates: int = 0
     completions_start_with_space: bool = True
     first_completion_char: str | None = None
     completion_first_chars_equal: bool = True
@@ -188,6 +111,9 @@ class Stats:
     completions: TextStats = field(default_factory=lambda: TextStats(COMPLETION_ENDINGS))
     prompt_suffix_repeated: bool = False
     completion_suffix_repeated: bool = False
+    segments: list[Segment] = field(default_factory=list)
+    segment_examples: list[int] = field(default_factory=list)
+    workers: int = 1
 
     @property
     def task(self) -> str:
@@ -198,71 +124,57 @@ class Stats:
         return CONDITIONAL
 
 
-def _gather(src: Source, prompt_key: str, completion_key: str, progress: Progress | None) -> Stats:
-    st = Stats(prompt_key=prompt_key, completion_key=completion_key)
-    columns = st.columns
-    seen: set[bytes] = set()
+def _gather(src: Source, prompt_key: str, completion_key: str, workers: int | None = None) -> Stats:
+    segs, n_workers = segments(src, workers)
+    st = Stats(prompt_key=prompt_key, completion_key=completion_key, segments=segs)
+    st.workers = n_workers
+    seen: set[int] = set()
     uniques: set[int] = set()
-    prompts, completions = st.prompts, st.completions
-    json_rows = src.kind in ("json", "jsonl")
-    for index, (line, row) in enumerate(iter_rows(src)):
-        st.rows += 1
-        if len(row) != len(columns) or any(k not in columns for k in row):
-            for key in row:
-                columns.setdefault(key, None)
-        if json_rows and _odd_row(row):
-            raise InputError(
-                src.path,
-                "a chat or preference example in a prompt/completion file",
-                line=line,
-                hint="keep one data format per file",
-            )
-        completion = row.get(completion_key, "")
-        if completion == "":
-            st.empty_rows.append(index)
-            continue
-        prompt = row.get(prompt_key, "")
-        k = st.examples
-        st.examples += 1
-        st.prompt_chars += len(prompt)
-        uniques.add(hash(completion))
-        digest = _digest(prompt, completion)
-        duplicate = digest in seen
-        if duplicate:
-            st.duplicate_rows.append(k)
-        else:
-            seen.add(digest)
-        if len(prompt) + len(completion) > LONG_EXAMPLE_CHARS:
-            st.long_rows.append(k)
-            st.long_duplicates += duplicate
-        prompts.add(prompt)
-        completions.add(completion)
-        first = completion[0]
-        if st.first_completion_char is None:
-            st.first_completion_char = first
-        elif first != st.first_completion_char:
-            st.completion_first_chars_equal = False
-        if progress is not None and index % 4096 == 0:
-            progress(index)
+    line_offset = 0
+    jobs = [(src, seg, prompt_key, completion_key) for seg in segs]
+    for part in run_parts(gather_part, jobs, n_workers, lambda: None):
+        if part.error is not None:
+            line, message, hint = part.error
+            raise InputError(src.path, message, line=line_offset + line, hint=hint)
+        for key in part.columns:
+            st.columns.setdefault(key, None)
+        st.empty_rows.extend(st.rows + i for i in part.empty_rows)
+        base = st.examples
+        for i, d in enumerate(part.digests):
+            if d in seen:
+                st.duplicate_rows.append(base + i)
+            else:
+                seen.add(d)
+        st.long_rows.extend(st.examples + i for i in part.long_rows)
+        uniques |= part.completion_hashes
+        st.prompts.merge(part.prompts)
+        st.completions.merge(part.completions)
+        if part.first_completion_char is not None:
+            if st.first_completion_char is None:
+                st.first_completion_char = part.first_completion_char
+                st.completion_first_chars_equal = part.completion_first_chars_equal
+            elif (
+                not part.completion_first_chars_equal
+                or part.first_completion_char != st.first_completion_char
+            ):
+                st.completion_first_chars_equal = False
+        st.rows += part.rows
+        st.examples += part.examples
+        st.prompt_chars += part.prompt_chars
+        st.segment_examples.append(part.examples)
+        line_offset += part.lines
     st.unique_completions = len(uniques)
     return st
 
 
 def _suffix_repeats(src: Source, st: Stats) -> None:
-    """Whether a prompt (completion) holds the common suffix before its end: a third pass, run
+    """Whether a prompt (completion) holds the common suffix before its end: one more pass, run
     only when there is a common suffix to look for."""
     ps, cs = st.prompts.suffix or "", st.completions.suffix or ""
-    for _line, row in iter_rows(src):
-        completion = row.get(st.completion_key, "")
-        if completion == "":
-            continue
-        prompt = row.get(st.prompt_key, "")
-        if ps and not st.prompt_suffix_repeated and ps in prompt[: -len(ps)]:
-            st.prompt_suffix_repeated = True
-        if cs and not st.completion_suffix_repeated and cs in completion[: -len(cs)]:
-            st.completion_suffix_repeated = True
-        if (st.prompt_suffix_repeated or not ps) and (st.completion_suffix_repeated or not cs):
-            return
+    jobs = [(src, seg, st.prompt_key, st.completion_key, ps, cs) for seg in st.segments]
+    for p_rep, c_rep in run_parts(suffix_repeats_part, jobs, st.workers, lambda: None):
+        st.prompt_suffix_repeated |= p_rep
+        st.completion_suffix_repeated |= c_rep
 
 
 @dataclass(frozen=True)
@@ -309,15 +221,15 @@ def _resolve(columns: dict[str, None], name: str) -> str | None:
     return None
 
 
-def analyze(src: Source, progress: Progress | None = None) -> Analysis:
+def analyze(src: Source, workers: int | None = None) -> Analysis:
     """Run every check on src. Stops at the first fatal problem (Analysis.error), as the legacy
     tool did; messages gathered until then are kept."""
-    st = _gather(src, "prompt", "completion", progress)
+    st = _gather(src, "prompt", "completion", workers)
     pk = _resolve(st.columns, "prompt") or "prompt"
     ck = _resolve(st.columns, "completion") or "completion"
     if (pk, ck) != ("prompt", "completion"):
         st_columns = st.columns
-        st = _gather(src, pk, ck, None)
+        st = _gather(src, pk, ck, workers)
         st.columns = st_columns
     an = Analysis(source=src, stats=st)
     say = an.messages.append
@@ -604,6 +516,8 @@ class Outcome:
     completion_suffix: str
     n_classes: int
     positive_class: str | None
+    tokens: list[int]  # per written example, prompt + completion, when counted
+    completion_tokens: list[int]
 
 
 def split_sizes(n: int) -> tuple[int, int]:
@@ -612,114 +526,134 @@ def split_sizes(n: int) -> tuple[int, int]:
     return n_train, n - n_train
 
 
-def final_examples(an: Analysis, accepted: set[str]) -> int:
+def dropped(an: Analysis, accepted: set[str]) -> list[int]:
+    """Example indexes the accepted fixes remove (duplicates, long examples), sorted."""
     st = an.stats
-    n = st.examples
+    drop: set[int] = set()
     if DUPLICATES in accepted:
-        n -= len(st.duplicate_rows)
-    if LONG_EXAMPLES in accepted:
-        n -= len(st.long_rows) - (st.long_duplicates if DUPLICATES in accepted else 0)
-    return n
+        drop.update(st.duplicate_rows)
+    if LONG_EXAMPLES in accepted and an.task != OPEN_ENDED:
+        drop.update(st.long_rows)
+    return sorted(drop)
+
+
+def plan_for(an: Analysis, accepted: set[str]) -> Plan:
+    st = an.stats
+    return Plan(
+        prompt_key=st.prompt_key,
+        completion_key=st.completion_key,
+        lower_prompts=LOWERCASE_PROMPTS in accepted,
+        lower_completions=LOWERCASE_COMPLETIONS in accepted,
+        separator=an.prompt_separator if PROMPT_SUFFIX in accepted else "",
+        prompt_cut=len(an.prompt_prefix) if PROMPT_PREFIX in accepted else 0,
+        completion_prefix=an.completion_prefix if COMPLETION_PREFIX in accepted else "",
+        ending=an.completion_ending if COMPLETION_SUFFIX in accepted else "",
+        space=COMPLETION_SPACE in accepted,
+    )
 
 
 def fixed_rows(an: Analysis, accepted: set[str]) -> Iterator[tuple[str, str]]:
-    """The rows of the file with the necessary fixes and the accepted recommendations applied,
-    in the legacy tool's order."""
+    """The rows with the necessary fixes and the accepted recommendations applied."""
+    drop = set(dropped(an, accepted))
+    for k, p, c in fix_rows(iter_rows(an.source), plan_for(an, accepted)):
+        if k not in drop:
+            yield p, c
+
+
+def _jobs(
+    an: Analysis,
+    plan: Plan,
+    drop: list[int],
+    valid: set[int],
+    parts_stem: Path,
+    split: bool,
+    encoding_name: str | None,
+    unique_cap: int,
+) -> tuple[list[tuple[object, ...]], list[tuple[str, str | None]]]:
+    import bisect
+
     st = an.stats
-    pk, ck = st.prompt_key, st.completion_key
-    drop_dups = DUPLICATES in accepted
-    drop_long = LONG_EXAMPLES in accepted and an.task != OPEN_ENDED
-    lower_p = LOWERCASE_PROMPTS in accepted
-    lower_c = LOWERCASE_COMPLETIONS in accepted
-    sep = an.prompt_separator if PROMPT_SUFFIX in accepted else ""
-    pcut = len(an.prompt_prefix) if PROMPT_PREFIX in accepted else 0
-    cprefix = an.completion_prefix if COMPLETION_PREFIX in accepted else ""
-    ccut = len(cprefix)
-    keep_space = cprefix.startswith(" ")
-    ending = an.completion_ending if COMPLETION_SUFFIX in accepted else ""
-    space = COMPLETION_SPACE in accepted
-    seen: set[bytes] = set()
-    for _line, row in iter_rows(an.source):
-        c = row.get(ck, "")
-        if c == "":
-            continue
-        p = row.get(pk, "")
-        if drop_dups:
-            digest = _digest(p, c)
-            if digest in seen:
-                continue
-            seen.add(digest)
-        if drop_long and len(p) + len(c) > LONG_EXAMPLE_CHARS:
-            continue
-        if lower_p:
-            p = p.lower()
-        if lower_c:
-            c = c.lower()
-        if sep:
-            p += sep
-        if pcut:
-            p = p[pcut:]
-        if ccut:
-            c = " " + c[ccut:] if keep_space else c[ccut:]
-        if ending:
-            c += ending
-        if space and not c.startswith(" "):
-            c = " " + c
-        yield p, c
+    jobs: list[tuple[object, ...]] = []
+    parts: list[tuple[str, str | None]] = []
+    offset = 0
+    for i, (seg, seg_examples) in enumerate(zip(st.segments, st.segment_examples, strict=True)):
+        lo = bisect.bisect_left(drop, offset)
+        hi = bisect.bisect_left(drop, offset + seg_examples)
+        local_drop = frozenset(d - offset for d in drop[lo:hi])
+        final_offset = offset - lo
+        kept = seg_examples - (hi - lo)
+        local_valid = frozenset(v for v in valid if final_offset <= v < final_offset + kept)
+        out = (f"{parts_stem}.{i}.t", f"{parts_stem}.{i}.v" if split else None)
+        parts.append(out)
+        job = (an.source, seg, plan, local_drop, local_valid, final_offset, out, encoding_name)
+        jobs.append((*job, unique_cap))
+        offset += seg_examples
+    return jobs, parts
 
 
 def write_prepared(
     an: Analysis,
     accepted: set[str],
     split: bool,
-    progress: Progress | None = None,
+    encoding_name: str | None = None,
 ) -> Outcome:
-    """Write `<name>_prepared.jsonl` (or the train/valid pair) beside the input, atomically."""
-    n = final_examples(an, accepted)
+    """Write `<name>_prepared.jsonl` (or the train/valid pair) beside the input, atomically, and
+    count each written example's tokens with encoding_name (None: do not count)."""
+    import shutil
+
+    from ftctl.prepare.scan import _counter
+
+    st = an.stats
+    drop = dropped(an, accepted)
+    n = st.examples - len(drop)
     targets = prepared_names(an.source.path, split)
     valid: set[int] = set()
     if split:
         _n_train, n_valid = split_sizes(n)
         valid = set(random.Random(SPLIT_SEED).sample(range(n), n_valid))
+    plan = plan_for(an, accepted)
+    unique_cap = max(1, n // CLASSIFICATION_RATIO + 1)
+    results: list[Written] = []
+    with atomic_files(targets) as writers:
+        stem = writers[0].target.parent / f".{writers[0].target.name}.{os.getpid()}.part"
+        jobs, parts = _jobs(an, plan, drop, valid, stem, split, encoding_name, unique_cap)
+        try:
+            outputs = run_parts(transform_part, jobs, st.workers, lambda: _counter(encoding_name))
+            for (train_part, valid_part), written in zip(parts, outputs, strict=True):
+                results.append(written)
+                for part_path, writer in ((train_part, writers[0]), (valid_part, writers[-1])):
+                    if part_path is None:
+                        continue
+                    with open(part_path, encoding="utf-8") as fh:
+                        shutil.copyfileobj(fh, writer.fh, 1 << 20)
+                    os.unlink(part_path)
+        finally:
+            for pair in parts:
+                for part_path in pair:
+                    if part_path is not None and os.path.exists(part_path):
+                        os.unlink(part_path)
+    count = sum(w.count for w in results)
     prompt_suffix: str | None = None
     completion_suffix: str | None = None
-    any_prompt = False
     uniques: Counter[str] = Counter()
-    unique_cap = max(1, n // CLASSIFICATION_RATIO + 1)
-    count = 0
-    n_valid_written = 0
-    with atomic_files(targets) as writers:
-        train_writer = writers[0]
-        valid_writer = writers[1] if split else writers[0]
-        for index, (p, c) in enumerate(fixed_rows(an, accepted)):
-            line = prompt_completion_line(p, c)
-            if index in valid:
-                valid_writer.write(line)
-                n_valid_written += 1
-            else:
-                train_writer.write(line)
-            if prompt_suffix is None or completion_suffix is None:
-                prompt_suffix, completion_suffix = p, c
-            else:
-                if not p.endswith(prompt_suffix):
-                    prompt_suffix = common_suffix(prompt_suffix, p)
-                if not c.endswith(completion_suffix):
-                    completion_suffix = common_suffix(completion_suffix, c)
-            any_prompt = any_prompt or bool(p)
-            if len(uniques) <= unique_cap:
-                uniques[c] += 1
-            count += 1
-            if progress is not None and index % 4096 == 0:
-                progress(index)
-    if not any_prompt:
+    for w in results:
+        if w.prompt_suffix is None or w.completion_suffix is None:
+            continue
+        if prompt_suffix is None or completion_suffix is None:
+            prompt_suffix, completion_suffix = w.prompt_suffix, w.completion_suffix
+        else:
+            prompt_suffix = common_suffix(prompt_suffix, w.prompt_suffix)
+            completion_suffix = common_suffix(completion_suffix, w.completion_suffix)
+        if len(uniques) <= unique_cap:
+            uniques.update(w.uniques)
+    if not any(w.any_prompt for w in results):
         task = OPEN_ENDED
     elif len(uniques) < count / CLASSIFICATION_RATIO:
         task = CLASSIFICATION
     else:
         task = CONDITIONAL
-    positive = (
-        uniques.most_common(1)[0][0] if task == CLASSIFICATION and len(uniques) == 2 else None
-    )
+    two = task == CLASSIFICATION and len(uniques) == 2
+    n_valid_written = sum(w.valid for w in results)
     return Outcome(
         files=[w.target for w in writers],
         examples=count,
@@ -729,7 +663,9 @@ def write_prepared(
         prompt_suffix=prompt_suffix or "",
         completion_suffix=completion_suffix or "",
         n_classes=len(uniques) if task == CLASSIFICATION else 0,
-        positive_class=positive,
+        positive_class=uniques.most_common(1)[0][0] if two else None,
+        tokens=[t for w in results for t in w.tokens],
+        completion_tokens=[t for w in results for t in w.completion_tokens],
     )
 
 

@@ -117,16 +117,31 @@ class TokenCounter:
         return 0
 
     def messages(self, messages: list[Any]) -> int:
-        total = 0
+        return self.messages_and_assistant(messages)[0]
+
+    def messages_and_assistant(self, messages: list[Any]) -> tuple[int, int]:
+        """(tokens of the messages the cookbook's way, tokens of assistant contents), each
+        string encoded once."""
+        total = assistant = 0
+        text = self.text
         for message in messages:
             total += 3
             if not isinstance(message, dict):
                 continue
+            is_assistant = message.get("role") == "assistant"
             for key, value in message.items():
-                total += self.text(value) if isinstance(value, str) else self.value(value)
+                if isinstance(value, str):
+                    n = text(value)
+                    if is_assistant and key == "content":
+                        assistant += n
+                else:
+                    n = self.value(value)
+                    if is_assistant and key == "content":
+                        assistant += self.content(value)
+                total += n
                 if key == "name":
                     total += 1
-        return total
+        return total, assistant
 
     def content(self, content: object) -> int:
         """Tokens of a message's content: the string, or the text of its text parts."""
@@ -346,12 +361,10 @@ def check_record(obj: object, fmt: str, counter: TokenCounter | None) -> RecordR
         if isinstance(messages, list):
             result.messages = len(messages)
             if counter is not None:
-                result.tokens = (
-                    counter.messages(messages)
-                    + 3
-                    + sum(counter.value(obj[k]) for k in ("tools", "functions") if k in obj)
-                )
-                result.assistant_tokens = _assistant_tokens(messages, counter)
+                tokens, assistant = counter.messages_and_assistant(messages)
+                extra = sum(counter.value(obj[k]) for k in ("tools", "functions") if k in obj)
+                result.tokens = tokens + 3 + extra
+                result.assistant_tokens = assistant
     elif fmt == PREFERENCE:
         inp = obj.get("input")
         in_messages = inp.get("messages") if isinstance(inp, dict) else None

@@ -55,6 +55,7 @@ class DataReport:
     problems: list[str]
     total_tokens: int
     max_example: int
+    assistant_tokens: int
     limit: int
     over_limit: int
     n_epochs: int
@@ -62,6 +63,7 @@ class DataReport:
     price_per_1m: float | None
     estimated_cost_usd: float | None
     distributions: dict[str, Distribution | None]
+    tokens_counted: bool = True
 
     @property
     def usable(self) -> bool:
@@ -78,8 +80,10 @@ class DataReport:
             "errors": dict(self.errors),
             "problems": list(self.problems),
             "tokens": {
+                "counted": self.tokens_counted,
                 "total": self.total_tokens,
                 "max_example": self.max_example,
+                "assistant": self.assistant_tokens,
                 "limit": self.limit,
                 "over_limit": self.over_limit,
             },
@@ -98,7 +102,10 @@ def build_report(
     model: str,
     prices: Mapping[str, float] | None = None,
     n_epochs: int | None = None,
+    *,
+    counted: bool = True,
 ) -> DataReport:
+    """The report on a finished scan (counted=False: tokens were not counted, no cost)."""
     limit = training_limit(model)
     if scan.examples < MIN_EXAMPLES:
         scan.add_problem(
@@ -129,13 +136,15 @@ def build_report(
         problems=scan.problem_lines(),
         total_tokens=sum(tokens),
         max_example=max(tokens, default=0),
+        assistant_tokens=sum(scan.assistant_tokens),
         limit=limit,
         over_limit=sum(1 for t in tokens if t > limit),
         n_epochs=epochs,
         billed_tokens=billed,
         price_per_1m=price_per_1m(model, prices),
-        estimated_cost_usd=estimate_cost(billed, model, prices),
+        estimated_cost_usd=estimate_cost(billed, model, prices) if counted else None,
         distributions=dists,
+        tokens_counted=counted,
     )
 
 
@@ -146,6 +155,8 @@ def analyze_jsonl(
     prices: Mapping[str, float] | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    count_tokens: bool = True,
 ) -> DataReport:
-    scan = scan_jsonl(path, encoding_name_for_model(model), progress=progress, workers=workers)
-    return build_report(scan, model, prices)
+    encoding = encoding_name_for_model(model) if count_tokens else None
+    scan = scan_jsonl(path, encoding, progress=progress, workers=workers)
+    return build_report(scan, model, prices, counted=count_tokens)

@@ -4,10 +4,10 @@ reader never sees half a file and an existing file is never overwritten."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO
 
@@ -29,7 +29,8 @@ def prepared_names(src: Path, split: bool, *, tag: str = "_prepared") -> list[Pa
 def dumps_pandas(text: str) -> str:
     """A JSON string as pandas' `to_json(force_ascii=False)` spells it (the legacy tool's writer):
     json's escapes, plus `/` written as `\\/`."""
-    return json.dumps(text, ensure_ascii=False).replace("/", "\\/")
+    quoted: str = encode_basestring(text)
+    return quoted.replace("/", "\\/") if "/" in quoted else quoted
 
 
 def prompt_completion_line(prompt: str, completion: str) -> str:

@@ -1,0 +1,492 @@
+"""The two passes of the legacy checks over prompt/completion data, cut into stretches of the file
+that worker processes handle side by side (JSON Lines files big enough to pay for it), or read in
+one stretch (every other layout, and small files).
+
+Pass 1 (`gather`) learns what the checks need; its parts merge in file order, so results are the
+same however the file was cut. Pass 2 (`transform`) fixes each row, writes it to a part file and
+counts its tokens; the parent joins the parts in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from ftctl.errors import InputError
+from ftctl.prepare.readers import Row, Source, iter_rows
+from ftctl.prepare.writer import prompt_completion_line
+
+PROMPT_SEPARATORS = (
+    " ->",
+    "\n\n###\n\n",
+    "\n\n===\n\n",
+    "\n\n---\n\n",
+    "\n\n===>\n\n",
+    "\n\n--->\n\n",
+)
+COMPLETION_ENDINGS = ("\n", ".", " END", "***", "+++", "&&&", "$$$", "@@@", "%%%")
+LONG_EXAMPLE_CHARS = 10_000
+BATCH = 1024
+CHUNK_BYTES = 4 << 20
+PARALLEL_MIN_BYTES = 8 << 20
+
+Segment = tuple[int, int] | None  # a byte range of a JSON Lines file; None: the whole source
+T = TypeVar("T")
+
+
+class RowError(Exception):
+    """A bad row inside a segment, located by its line within the segment."""
+
+    def __init__(self, line: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+        self.hint = hint
+
+
+_NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
+_NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
+
+
+def case_counts(text: str) -> tuple[int, int]:
+    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw.translate(None, _NOT_UPPER)), len(raw.translate(None, _NOT_LOWER))
+    upper = lower = 0
+    for ch in text:
+        if ch.isalpha():
+            if ch.isupper():
+                upper += 1
+            elif ch.islower():
+                lower += 1
+    return upper, lower
+
+
+def common_prefix(a: str, b: str) -> str:
+    if b.startswith(a):
+        return a
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
+def common_suffix(a: str, b: str) -> str:
+    if b.endswith(a):
+        return a
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[-1 - i] == b[-1 - i]:
+        i += 1
+    return a[len(a) - i :]
+
+
+_M64 = (1 << 64) - 1
+
+
+def digest(prompt: str, completion: str) -> int:
+    """A 128-bit fingerprint of a row: two keyed SipHash values of the pair (Python's own string
+    hashing, whose key forked workers share), so telling rows apart needs no copy of them."""
+    return ((hash((prompt, completion)) & _M64) << 64) | (hash((completion, prompt, 1)) & _M64)
+
+
+def _odd_row(row: Row) -> bool:
+    return "messages" in row or "preferred_output" in row or "non_preferred_output" in row
+
+
+@dataclass
+class TextStats:
+    """What the checks need to know about one column. Texts are buffered and looked at in
+    batches (one joined string per batch for the substring and letter-case checks), so the per-row
+    cost is a list append; call finish() before reading the fields."""
+
+    seps: tuple[str, ...]
+    upper: int = 0
+    lower: int = 0
+    prefix: str | None = None
+    suffix: str | None = None
+    first: str | None = None
+    all_equal: bool = True
+    has_newline: bool = False
+    contains: list[bool] = field(default_factory=list)
+    buffer: list[str] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.contains:
+            self.contains = [False] * len(self.seps)
+
+    def add(self, text: str) -> None:
+        self.buffer.append(text)
+        if len(self.buffer) >= BATCH:
+            self.finish()
+
+    def finish(self) -> None:
+        buf = self.buffer
+        if not buf:
+            return
+        self.buffer = []
+        joined = "\x00".join(buf)  # no separator holds NUL, so none spans two texts
+        up, lo = case_counts(joined)
+        self.upper += up
+        self.lower += lo
+        if not self.has_newline and "\n" in joined:
+            self.has_newline = True
+        contains = self.contains
+        for i, sep in enumerate(self.seps):
+            if not contains[i] and sep in joined:
+                contains[i] = True
+        if self.prefix is None or self.suffix is None:
+            self.prefix = self.suffix = self.first = buf[0]
+        if self.all_equal and buf.count(self.first or "") != len(buf):
+            self.all_equal = False
+        prefix = self.prefix
+        if prefix:
+            lo_text, hi_text = min(buf), max(buf)  # the common prefix of all is theirs
+            self.prefix = common_prefix(common_prefix(prefix, lo_text), hi_text)
+        suffix = self.suffix
+        if suffix:
+            for text in buf:
+                if not text.endswith(suffix):
+                    suffix = common_suffix(suffix, text)
+                    if not suffix:
+                        break
+            self.suffix = suffix
+
+    def merge(self, other: TextStats) -> None:
+        self.finish()
+        other.finish()
+        self.upper += other.upper
+        self.lower += other.lower
+        if other.prefix is None or other.suffix is None:
+            return
+        if self.prefix is None or self.suffix is None:
+            self.prefix, self.suffix, self.first = other.prefix, other.suffix, other.first
+            self.all_equal = other.all_equal
+        else:
+            self.prefix = common_prefix(self.prefix, other.prefix)
+            self.suffix = common_suffix(self.suffix, other.suffix)
+            self.all_equal = self.all_equal and other.all_equal and self.first == other.first
+        self.has_newline = self.has_newline or other.has_newline
+        self.contains = [a or b for a, b in zip(self.contains, other.contains, strict=True)]
+
+
+@dataclass
+class Part:
+    """Pass 1 over one segment. Row and example numbers are local to the segment."""
+
+    lines: int = 0
+    rows: int = 0
+    columns: dict[str, None] = field(default_factory=dict)
+    empty_rows: list[int] = field(default_factory=list)
+    examples: int = 0
+    prompt_chars: int = 0
+    completion_hashes: set[int] = field(default_factory=set)
+    digests: list[int] = field(default_factory=list)
+    long_rows: list[int] = field(default_factory=list)
+    prompts: TextStats = field(default_factory=lambda: TextStats(PROMPT_SEPARATORS))
+    completions: TextStats = field(default_factory=lambda: TextStats(COMPLETION_ENDINGS))
+    first_completion_char: str | None = None
+    completion_first_chars_equal: bool = True
+    error: tuple[int, str, str | None] | None = None
+
+
+def segment_lines(path: Path, seg: tuple[int, int]) -> tuple[int, Iterator[tuple[int, Row]]]:
+    """(physical lines, rows) of the JSON Lines in bytes [start, end) of path."""
+    start, end = seg
+    with path.open("rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if start == 0 and lines and lines[0].startswith(b"\xef\xbb\xbf"):
+        lines[0] = lines[0][3:]
+
+    def rows() -> Iterator[tuple[int, Row]]:
+        loads = json.loads
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = loads(raw)
+            except UnicodeDecodeError:
+                raise RowError(number, "not UTF-8 text") from None
+            except ValueError as exc:
+                raise RowError(number, f"not valid JSON ({exc.args[0]})") from None
+            if type(obj) is not dict:
+                raise RowError(number, "each record must be a JSON object")
+            if not all(type(v) is str for v in obj.values()):
+                from ftctl.prepare.readers import _text
+
+                obj = {str(k): _text(v) for k, v in obj.items()}
+            yield number, obj
+
+    return len(lines), rows()
+
+
+def _accumulate(part: Part, rows: Iterable[tuple[int, Row]], pk: str, ck: str, odd: bool) -> None:
+    columns = part.columns
+    uniques = part.completion_hashes
+    digests = part.digests
+    prompts, completions = part.prompts, part.completions
+    long_rows = part.long_rows
+    for index, (line, row) in enumerate(rows):
+        part.rows += 1
+        if len(row) != len(columns) or any(k not in columns for k in row):
+            for key in row:
+                columns.setdefault(key, None)
+        if odd and _odd_row(row):
+            raise RowError(
+                line,
+                "a chat or preference example in a prompt/completion file",
+                "keep one data format per file",
+            )
+        completion = row.get(ck, "")
+        if completion == "":
+            part.empty_rows.append(index)
+            continue
+        prompt = row.get(pk, "")
+        k = part.examples
+        part.examples += 1
+        part.prompt_chars += len(prompt)
+        uniques.add(hash(completion))
+        digests.append(digest(prompt, completion))
+        if len(prompt) + len(completion) > LONG_EXAMPLE_CHARS:
+            long_rows.append(k)
+        prompts.add(prompt)
+        completions.add(completion)
+        first = completion[0]
+        if part.first_completion_char is None:
+            part.first_completion_char = first
+        elif first != part.first_completion_char:
+            part.completion_first_chars_equal = False
+    prompts.finish()
+    completions.finish()
+
+
+def gather_part(src: Source, seg: Segment, pk: str, ck: str) -> Part:
+    part = Part()
+    odd = src.kind in ("json", "jsonl")
+    if seg is None:
+        try:
+            _accumulate(part, iter_rows(src), pk, ck, odd)
+        except RowError as exc:
+            raise InputError(src.path, exc.message, line=exc.line, hint=exc.hint) from None
+        return part
+    part.lines, rows = segment_lines(src.path, seg)
+    try:
+        _accumulate(part, rows, pk, ck, odd)
+    except RowError as exc:
+        part.error = (exc.line, exc.message, exc.hint)
+    return part
+
+
+def segments(src: Source, workers: int | None = None) -> tuple[list[Segment], int]:
+    """The stretches to read and how many processes to use."""
+    if src.layout != "lines":
+        return [None], 1
+    size = src.path.stat().st_size
+    if workers is None:
+        env = os.environ.get("FTCTL_WORKERS", "")
+        workers = int(env) if env.isdigit() else min(2, os.cpu_count() or 1)
+        if size < PARALLEL_MIN_BYTES:
+            workers = 1
+    ranges: list[Segment] = []
+    start = 0
+    with src.path.open("rb") as fh:
+        while start < size:
+            target = start + CHUNK_BYTES
+            if target >= size:
+                ranges.append((start, size))
+                break
+            fh.seek(target)
+            fh.readline()
+            end = fh.tell()
+            ranges.append((start, end))
+            start = end
+    return (ranges or [(0, 0)]), max(1, workers)
+
+
+def run_parts(
+    func: Callable[..., T], jobs: list[tuple[Any, ...]], workers: int, prime: Callable[[], Any]
+) -> Iterator[T]:
+    """func(*job) for each job, in order: here, or in forked workers that share what prime()
+    loaded (the token encoder) with this process."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield func(*job)
+        return
+    import gc
+    import multiprocessing
+
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform: one process
+        for job in jobs:
+            yield func(*job)
+        return
+    prime()
+    gc.collect()
+    gc.freeze()
+    try:
+        with ctx.Pool(workers) as pool:
+            yield from pool.imap(_Star(func), jobs, chunksize=1)
+    finally:
+        gc.unfreeze()
+
+
+class _Star:
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+
+    def __call__(self, job: tuple[Any, ...]) -> Any:
+        return self.func(*job)
+
+
+def suffix_repeats_part(
+    src: Source, seg: Segment, pk: str, ck: str, ps: str, cs: str
+) -> tuple[bool, bool]:
+    """Whether a prompt (completion) of the segment holds the common suffix before its end."""
+    rows = iter_rows(src) if seg is None else segment_lines(src.path, seg)[1]
+    p_rep = c_rep = False
+    for _line, row in rows:
+        completion = row.get(ck, "")
+        if completion == "":
+            continue
+        prompt = row.get(pk, "")
+        if ps and not p_rep and ps in prompt[: -len(ps)]:
+            p_rep = True
+        if cs and not c_rep and cs in completion[: -len(cs)]:
+            c_rep = True
+        if (p_rep or not ps) and (c_rep or not cs):
+            break
+    return p_rep, c_rep
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The fixes to apply to each row, in the legacy tool's order."""
+
+    prompt_key: str
+    completion_key: str
+    lower_prompts: bool = False
+    lower_completions: bool = False
+    separator: str = ""
+    prompt_cut: int = 0
+    completion_prefix: str = ""
+    ending: str = ""
+    space: bool = False
+
+
+@dataclass
+class Written:
+    count: int = 0
+    valid: int = 0
+    prompt_suffix: str | None = None
+    completion_suffix: str | None = None
+    any_prompt: bool = False
+    uniques: Counter[str] = field(default_factory=Counter)
+    tokens: array[int] = field(default_factory=lambda: array("I"))
+    completion_tokens: array[int] = field(default_factory=lambda: array("I"))
+
+
+def fix_rows(rows: Iterable[tuple[int, Row]], plan: Plan) -> Iterator[tuple[int, str, str]]:
+    """(example index, prompt, completion) of every row with a completion, fixed."""
+    pk, ck = plan.prompt_key, plan.completion_key
+    lower_p, lower_c = plan.lower_prompts, plan.lower_completions
+    sep, pcut = plan.separator, plan.prompt_cut
+    cprefix = plan.completion_prefix
+    ccut = len(cprefix)
+    keep_space = cprefix.startswith(" ")
+    ending, space = plan.ending, plan.space
+    k = -1
+    for _line, row in rows:
+        c = row.get(ck, "")
+        if c == "":
+            continue
+        k += 1
+        p = row.get(pk, "")
+        if lower_p:
+            p = p.lower()
+        if lower_c:
+            c = c.lower()
+        if sep:
+            p += sep
+        if pcut:
+            p = p[pcut:]
+        if ccut:
+            c = " " + c[ccut:] if keep_space else c[ccut:]
+        if ending:
+            c += ending
+        if space and not c.startswith(" "):
+            c = " " + c
+        yield k, p, c
+
+
+def transform_part(
+    src: Source,
+    seg: Segment,
+    plan: Plan,
+    drop: frozenset[int],
+    valid: frozenset[int],
+    final_offset: int,
+    outputs: tuple[str, str | None],
+    encoding_name: str | None,
+    unique_cap: int,
+) -> Written:
+    """Pass 2 over one segment: fix, drop (by example index), route to the train or valid part
+    file (by final index), count tokens."""
+    from ftctl.prepare.scan import _counter
+
+    counter = _counter(encoding_name)
+    out = Written()
+    rows = iter_rows(src) if seg is None else segment_lines(src.path, seg)[1]
+    train_fh: IO[str] = open(outputs[0], "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    valid_fh: IO[str] = (
+        open(outputs[1], "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        if outputs[1]
+        else train_fh
+    )
+    uniques = out.uniques
+    position = final_offset
+    try:
+        for k, p, c in fix_rows(rows, plan):
+            if k in drop:
+                continue
+            line = prompt_completion_line(p, c)
+            to_valid = position in valid
+            if to_valid:
+                valid_fh.write(line)
+                out.valid += 1
+            else:
+                train_fh.write(line)
+            position += 1
+            if out.prompt_suffix is None or out.completion_suffix is None:
+                out.prompt_suffix, out.completion_suffix = p, c
+            else:
+                if not p.endswith(out.prompt_suffix):
+                    out.prompt_suffix = common_suffix(out.prompt_suffix, p)
+                if not c.endswith(out.completion_suffix):
+                    out.completion_suffix = common_suffix(out.completion_suffix, c)
+            if p:
+                out.any_prompt = True
+            if len(uniques) <= unique_cap:
+                uniques[c] += 1
+            out.count += 1
+            if counter is not None and not to_valid:
+                ct = counter.text(c)  # training tokens: validation examples are not billed
+                out.tokens.append(counter.text(p) + ct)
+                out.completion_tokens.append(ct)
+    finally:
+        train_fh.close()
+        if valid_fh is not train_fh:
+            valid_fh.close()
+    return out
