@@ -21,6 +21,7 @@ from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
 from ftctl.mock.errors import (
     APIError,
     bad_request,
+    check_int_range,
     file_not_found,
     invalid_type,
     invalid_url,
@@ -162,23 +163,7 @@ def _number(value: object) -> bool:
 def _check_int(name: str, value: object, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise invalid_type(name, "an integer", value)
-    if value < low:
-        raise APIError(
-            400,
-            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_below_min_value",
-        )
-    if value > high:
-        raise APIError(
-            400,
-            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_above_max_value",
-        )
-    return value
+    return check_int_range(name, value, low, high)
 
 
 def _check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:

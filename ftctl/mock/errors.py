@@ -65,6 +65,27 @@ def invalid_value(param: str, message: str) -> APIError:
     return APIError(400, message, param=param, code="invalid_value")
 
 
+def check_int_range(name: str, value: int, low: int, high: int) -> int:
+    """`value`, or the service's 400 for an integer outside [low, high]."""
+    if value < low:
+        raise APIError(
+            400,
+            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
+            f"but got {value} instead.",
+            param=name,
+            code="integer_below_min_value",
+        )
+    if value > high:
+        raise APIError(
+            400,
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
+            f"but got {value} instead.",
+            param=name,
+            code="integer_above_max_value",
+        )
+    return value
+
+
 def job_not_found(job_id: str) -> APIError:
     return APIError(
         404,

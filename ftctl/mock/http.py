@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ftctl.mock.errors import NO_KEY_MESSAGE, APIError, bad_request
+from ftctl.mock.errors import NO_KEY_MESSAGE, APIError, bad_request, check_int_range
 from ftctl.mock.store import Store
 
 log = logging.getLogger("ftctl.mock")
@@ -159,23 +159,7 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
         raise APIError(
             400, f"Invalid '{name}': expected an integer.", param=name, code="invalid_type"
         ) from None
-    if value < low:
-        raise APIError(
-            400,
-            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_below_min_value",
-        )
-    if value > high:
-        raise APIError(
-            400,
-            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_above_max_value",
-        )
-    return value
+    return check_int_range(name, value, low, high)
 
 
 def page(
