@@ -52,6 +52,7 @@ from ftctl.mock.store import (
     digest,
 )
 from ftctl.mock.training import DataError, Dataset, Kind, make_plan, read_dataset
+from ftctl.tokens import chat_tokens
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision")
@@ -932,7 +933,7 @@ class _Api:
             choice = gen.Choice(text, choice.finish_reason, enc.encode_ordinary(text))
             completion_tokens += len(choice.tokens)
             answers.append(choice)
-        prompt_tokens = gen.chat_prompt_tokens(messages, enc)
+        prompt_tokens = chat_tokens(messages, enc)
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

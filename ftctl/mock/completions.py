@@ -138,23 +138,6 @@ def token_pieces(choice: Choice, enc: Any) -> list[str]:
     return pieces
 
 
-def chat_prompt_tokens(messages: Sequence[dict[str, Any]], enc: Any) -> int:
-    total = 3
-    for message in messages:
-        total += 3
-        for key in ("role", "content", "name"):
-            value = message.get(key)
-            if isinstance(value, str):
-                total += len(enc.encode_ordinary(value))
-            elif key == "content" and isinstance(value, list):
-                for part in value:
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        total += len(enc.encode_ordinary(part["text"]))
-        if "name" in message:
-            total += 1
-    return total
-
-
 def message_text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ftctl.tokens import chat_tokens
+
 Kind = Literal["completion", "chat", "dpo"]
 
 MIN_EXAMPLES = 10
@@ -36,20 +38,6 @@ class Dataset:
     examples: int
     tokens: int  # per pass over the file
     pairs: tuple[tuple[str, str], ...]  # (prompt, learned answer), in file order
-
-
-def _chat_tokens(messages: list[dict[str, Any]], enc: Any) -> int:
-    # The cookbook's count for chat format: 3 tokens of framing per message, 3 to prime the reply.
-    total = 3
-    for message in messages:
-        total += 3
-        for key in ("role", "content", "name"):
-            value = message.get(key)
-            if isinstance(value, str):
-                total += len(enc.encode_ordinary(value))
-        if "name" in message:
-            total += 1
-    return total
 
 
 def _check_messages(messages: object, where: str, *, need_assistant: bool) -> list[dict[str, Any]]:
@@ -125,7 +113,7 @@ def read_dataset(content: bytes, *, kind: Kind, model: str, param: str) -> Datas
                 pairs.append(
                     (_last_content(messages, "user"), _last_content(messages, "assistant"))
                 )
-                tokens += _chat_tokens(messages, enc)
+                tokens += chat_tokens(messages, enc)
             else:
                 source = row.get("input")
                 if not isinstance(source, dict):
@@ -138,7 +126,7 @@ def read_dataset(content: bytes, *, kind: Kind, model: str, param: str) -> Datas
                 pairs.append(
                     (_last_content(messages, "user"), _last_content(outputs[0], "assistant"))
                 )
-                tokens += _chat_tokens(messages, enc) + sum(_chat_tokens(o, enc) for o in outputs)
+                tokens += chat_tokens(messages, enc) + sum(chat_tokens(o, enc) for o in outputs)
         except ValueError as exc:
             raise DataError(f"Invalid file format. {exc}", param) from None
     if len(pairs) < MIN_EXAMPLES:
