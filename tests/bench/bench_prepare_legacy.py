@@ -1,0 +1,66 @@
+"""Prompt/completion data: `ftctl prepare -q` against openai==0.28.1's `prepare_data -q`."""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.bench import _harness as h
+from tests.bench.data import write_prompt_completion
+
+DESCRIPTION = (
+    "prompt/completion data, 300,000 rows: ftctl prepare -q vs openai==0.28.1 "
+    "`tools fine_tunes.prepare_data -q` (targets: >= 3x faster, <= 1/2 peak memory, same rows out)"
+)
+N_ROWS = 300_000
+LEGACY = ["openai==0.28.1", "pandas", "openpyxl"]
+
+
+def run() -> bool:
+    data = h.data_dir("prepare") / f"pc-{N_ROWS}-v1.jsonl"
+    if not data.exists():
+        print(f"  generating {data.name} ...", flush=True)
+        tmp = data.with_suffix(".tmp")
+        write_prompt_completion(tmp, N_ROWS)
+        tmp.replace(data)
+    print(f"  data: {data} ({data.stat().st_size / 1e6:.0f} MB)", flush=True)
+    legacy_bin = h.venv("openai-0.28.1", LEGACY)
+    dirs = {name: h.fresh_dir(f"prepare-legacy/{name}") for name in ("legacy", "ftctl", "tokens")}
+    for d in dirs.values():
+        shutil.copy(data, d / "train.jsonl")
+    old = h.measure(
+        "openai 0.28.1 prepare_data -q",
+        [str(legacy_bin / "openai"), "tools", "fine_tunes.prepare_data", "-q", "-f", "train.jsonl"],
+        cwd=dirs["legacy"],
+    )
+    ours = h.measure(
+        "ftctl prepare -q --no-tokens (same work)",
+        [h.PYTHON, "-m", "ftctl", "prepare", "-q", "--no-tokens", "-f", "train.jsonl"],
+        cwd=dirs["ftctl"],
+    )
+    full = h.measure(
+        "ftctl prepare -q (+ exact tokens and cost)",
+        [h.PYTHON, "-m", "ftctl", "prepare", "-q", "-f", "train.jsonl"],
+        cwd=dirs["tokens"],
+    )
+    print(h.table([old, ours, full]))
+    if old.returncode or ours.returncode or full.returncode:
+        print(old.stderr[-2000:], ours.stderr[-2000:], full.stderr[-2000:])
+        return False
+    outputs = {name: (d / "train_prepared.jsonl") for name, d in dirs.items()}
+    same = all(p.exists() for p in outputs.values()) and (
+        outputs["legacy"].read_bytes()
+        == outputs["ftctl"].read_bytes()
+        == outputs["tokens"].read_bytes()
+    )
+    rows = sum(1 for _ in outputs["ftctl"].open("rb")) if outputs["ftctl"].exists() else 0
+    speed = old.wall_s / ours.wall_s
+    rss = ours.max_rss_mb / old.max_rss_mb
+    pss = ours.tree_pss_mb / old.tree_pss_mb
+    ok = h.check(
+        "speed",
+        speed >= 3.0,
+        f"{speed:.2f}x faster ({old.wall_s / full.wall_s:.2f}x with token counting)",
+    )
+    ok &= h.check("memory", rss <= 0.5, f"max RSS {rss:.2f}x, tree PSS {pss:.2f}x of legacy's")
+    ok &= h.check("rows out", same, f"{rows:,} rows, byte-identical to the legacy tool's file")
+    return ok
