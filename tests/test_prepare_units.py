@@ -225,3 +225,53 @@ def test_parallel_scan_equals_serial_scan(tmp_path: Path) -> None:
     assert parallel.samples == serial.samples
     assert list(parallel.tokens) == list(serial.tokens)
     assert list(parallel.messages) == list(serial.messages)
+
+
+def _legacy_run(src_path: Path, workers: int, split_classes: bool) -> tuple[object, ...]:
+    from ftctl.prepare import legacy
+
+    src = readers.open_source(src_path)
+    an = legacy.analyze(src, workers=workers)
+    accepted = {a.key for a in an.actions}
+    out = legacy.write_prepared(an, accepted, split_classes, "cl100k_base")
+    files = [p.read_bytes() for p in out.files]
+    for p in out.files:
+        p.unlink()
+    st = an.stats
+    return (
+        an.messages,
+        [a.message for a in an.actions],
+        st.duplicate_rows,
+        st.long_rows,
+        st.empty_rows,
+        files,
+        out.tokens,
+        out.valid_examples,
+        out.prompt_suffix,
+        out.completion_suffix,
+    )
+
+
+@pytest.mark.parametrize("classes", [False, True])
+def test_parallel_legacy_passes_equal_serial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, classes: bool
+) -> None:
+    from ftctl.prepare import passes
+
+    rows = []
+    for i in range(900):
+        completion = ("yes" if i % 3 else "no") if classes else f"Answer {i % 450} here"
+        row = {"prompt": f"Q: item {i % 450} /path é", "completion": completion}
+        if i == 123:
+            row["completion"] = ""
+        if i == 500:
+            row["prompt"] = "P" * 10_001
+        rows.append(row)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    serial = _legacy_run(path, 1, classes)
+    monkeypatch.setattr(passes, "CHUNK_BYTES", 2_000)
+    parallel = _legacy_run(path, 2, classes)
+    assert parallel == serial
+    duplicates = serial[2]
+    assert isinstance(duplicates, list) and len(duplicates) > 400  # rows repeat across chunks
