@@ -275,7 +275,10 @@ def _prompt_completion(path: Path, opts: Opts) -> None:
     src = open_source(path)
     if not as_json:
         _output.echo("Analyzing...\n")
-    an = legacy.analyze(src)
+    size = path.stat().st_size
+    show = opts.bar and size >= PROGRESS_MIN_BYTES
+    with _progress(f"Analyzing {path.name}", size, show) as update:
+        an = legacy.analyze(src, progress=lambda done: update(done, size))
     if not as_json:
         _print_analysis(an)
     if an.error is not None:
@@ -330,7 +333,10 @@ def _prompt_completion(path: Path, opts: Opts) -> None:
             _output.echo("Aborting... did not write the file")
             raise typer.Exit(ExitCode.OK)
         encoding = encoding_name_for_model(target_model) if opts.count_tokens else None
-        outcome = legacy.write_prepared(an, accepted, split, encoding)
+        with _progress(f"Writing {path.name}", size, show) as update:
+            outcome = legacy.write_prepared(
+                an, accepted, split, encoding, progress=lambda done: update(done, size)
+            )
         if not as_json:
             _wrote(outcome, target_model)
     elif not as_json:

@@ -60,7 +60,19 @@ OPEN_ENDED = "open-ended generation"
 CLASSIFICATION = "classification"
 CONDITIONAL = "conditional generation"
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # bytes of the file done in this pass, for a progress bar
+
+
+def part_bytes(seg: Segment) -> int:
+    return 0 if seg is None else seg[1] - seg[0]
+
+
+def _advance(progress: Progress | None, done: int, more: int) -> int:
+    if progress is None or not more:
+        return done
+    progress(done + more)
+    return done + more
+
 
 # Action keys, in the order the legacy tool offers them.
 READ = "read_format"
@@ -124,8 +136,15 @@ class Stats:
         return CONDITIONAL
 
 
-def _gather(src: Source, prompt_key: str, completion_key: str, workers: int | None = None) -> Stats:
+def _gather(
+    src: Source,
+    prompt_key: str,
+    completion_key: str,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Stats:
     segs, n_workers = segments(src, workers)
+    done = 0
     st = Stats(prompt_key=prompt_key, completion_key=completion_key, segments=segs)
     st.workers = n_workers
     seen: set[int] = set()
@@ -163,6 +182,7 @@ def _gather(src: Source, prompt_key: str, completion_key: str, workers: int | No
         st.prompt_chars += part.prompt_chars
         st.segment_examples.append(part.examples)
         line_offset += part.lines
+        done = _advance(progress, done, part_bytes(segs[len(st.segment_examples) - 1]))
     st.unique_completions = len(uniques)
     return st
 
@@ -221,10 +241,10 @@ def _resolve(columns: dict[str, None], name: str) -> str | None:
     return None
 
 
-def analyze(src: Source, workers: int | None = None) -> Analysis:
+def analyze(src: Source, workers: int | None = None, progress: Progress | None = None) -> Analysis:
     """Run every check on src. Stops at the first fatal problem (Analysis.error), as the legacy
     tool did; messages gathered until then are kept."""
-    st = _gather(src, "prompt", "completion", workers)
+    st = _gather(src, "prompt", "completion", workers, progress)
     pk = _resolve(st.columns, "prompt") or "prompt"
     ck = _resolve(st.columns, "completion") or "completion"
     if (pk, ck) != ("prompt", "completion"):
@@ -596,6 +616,7 @@ def write_prepared(
     accepted: set[str],
     split: bool,
     encoding_name: str | None = None,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Write `<name>_prepared.jsonl` (or the train/valid pair) beside the input, atomically, and
     count each written example's tokens with encoding_name (None: do not count)."""
@@ -614,6 +635,7 @@ def write_prepared(
     plan = plan_for(an, accepted)
     unique_cap = max(1, n // CLASSIFICATION_RATIO + 1)
     results: list[Written] = []
+    done = 0
     with atomic_files(targets) as writers:
         stem = writers[0].target.parent / f".{writers[0].target.name}.{os.getpid()}.part"
         jobs, parts = _jobs(an, plan, drop, valid, stem, split, encoding_name, unique_cap)
@@ -621,6 +643,7 @@ def write_prepared(
             outputs = run_parts(transform_part, jobs, st.workers, lambda: _counter(encoding_name))
             for (train_part, valid_part), written in zip(parts, outputs, strict=True):
                 results.append(written)
+                done = _advance(progress, done, part_bytes(st.segments[len(results) - 1]))
                 for part_path, writer in ((train_part, writers[0]), (valid_part, writers[-1])):
                     if part_path is None:
                         continue
