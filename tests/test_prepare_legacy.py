@@ -380,3 +380,47 @@ def test_to_chat_strips_separator_and_space(tmp_path: Path) -> None:
         {"role": "user", "content": "The Adventure Begins"},
         {"role": "assistant", "content": "A thrilling tale of courage and discovery."},
     ]
+
+
+def test_json_report_for_a_fatal_problem(tmp_path: Path) -> None:
+    data = copy(tmp_path, "identical_prompts.jsonl")
+    result = run("--json", str(data))
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["usable"] is False
+    assert report["errors"] == {"identical_prompts": 1}
+    assert report["problems"][0].startswith(f"{data}: prompt: All prompts are identical")
+
+
+def test_no_tokens_checks_only(tmp_path: Path) -> None:
+    data = copy(tmp_path, "train_data.json", BOOK)
+    result = run("--json", "--no-tokens", str(data))
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["tokens"]["counted"] is False
+    assert report["estimated_cost_usd"] is None
+    assert (tmp_path / "train_data_prepared.jsonl").read_bytes() == (
+        BOOK / "train_data_prepared.jsonl"
+    ).read_bytes()
+    text = run("-q", "--no-tokens", str(data)).stdout
+    assert "Tokens not counted (--no-tokens)" in text
+
+
+def test_mixed_formats_in_prompt_completion_data(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(5)]
+    lines = [json.dumps(r) for r in rows]
+    lines.insert(3, json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+    path.write_text("\n".join(lines) + "\n")
+    result = run("-q", str(path))
+    assert result.exit_code == 2
+    assert f"Error: {path}:4: a chat or preference example in a prompt/completion file" in (
+        result.stderr
+    )
+
+
+def test_prompt_completion_for_a_chat_model_is_refused(tmp_path: Path) -> None:
+    data = copy(tmp_path, "train_data.json", BOOK)
+    result = run("-q", "-m", "gpt-4o-mini-2024-07-18", str(data))
+    assert result.exit_code == 2
+    assert "--to-chat" in result.stderr

@@ -36,3 +36,11 @@ def pick(positional: str | None, option: str | None, what: str) -> str:
     if not value:
         raise UsageError(f"missing {what}", hint=f"pass the {what} with -i or as an argument")
     return value
+
+
+ReportJsonFlag = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the report as one JSON object on stdout, nothing else (for jq)."
+    ),
+]

@@ -19,9 +19,10 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._errors import guarded
-from ftctl.cli._options import JsonFlag
+from ftctl.cli._options import ReportJsonFlag
 from ftctl.errors import InputError, UsageError
 from ftctl.exit_codes import ExitCode
+from ftctl.pricing import PRICES_DATE
 
 if TYPE_CHECKING:
     from ftctl.prepare.legacy import Analysis, Outcome
@@ -43,14 +44,18 @@ Chat and preference (DPO) JSONL is checked as the service checks it, with an err
 category and the first lines of each, exact offline token counts with the model's encoding,
 examples over the model's training limit, epochs, billed tokens and the estimated cost.
 
-Questions are asked on a terminal only. Without a terminal on stdin (and with --json) ftctl answers
-as -q does (every recommendation accepted) and says so on stderr: a script never hangs.
+Questions ([Y/n], on stderr) are asked on a terminal only. Without a terminal on stdin ftctl
+answers as -q does (every recommendation accepted) and says so on stderr; --json implies -q. A
+script never hangs.
 
-Prices: a dated table in ftctl (USD per 1M training tokens); point FTCTL_PRICES at a JSON file
-such as {"gpt-4o-mini": 3.0} to override it, or pass --price.
+Epochs follow the cookbook's heuristic (3; more under 34 examples, fewer over 8,333; 1-25);
+billed tokens = epochs x sum(min(limit, tokens)). Prices: a dated table in ftctl (USD per 1M
+training tokens, as published in {date}); point FTCTL_PRICES at a JSON file such as
+{{"gpt-4o-mini": 3.0}} to override it, or pass --price.
 
 Exit status: 0 when the data is usable, 2 when it is not (or cannot be read).
 """
+PREPARE_HELP = PREPARE_HELP.replace("{date}", PRICES_DATE).replace("{{", "{").replace("}}", "}")
 
 
 @dataclass(frozen=True)
@@ -289,7 +294,7 @@ def _prompt_completion(path: Path, opts: Opts) -> None:
                     "format": "prompt_completion",
                     "examples": an.stats.rows,
                     "usable": False,
-                    "errors": {an.error_field or "data": 1},
+                    "errors": {an.error_category: 1},
                     "problems": [f"{path}: {an.error_field}: {an.error}"],
                     "messages": an.messages,
                 }
@@ -408,7 +413,7 @@ def _convert_to_chat(an: Analysis, opts: Opts) -> None:
 def prepare(
     file_arg: Annotated[
         Path | None,
-        typer.Argument(metavar="[FILE]", help="The data file; same as -f.", show_default=False),
+        typer.Argument(metavar="FILE", help="The data file; same as -f.", show_default=False),
     ] = None,
     file: Annotated[
         Path | None,
@@ -455,6 +460,7 @@ def prepare(
         typer.Option(
             "--price",
             min=0.0,
+            metavar="USD",
             help="USD per 1M training tokens for the model, instead of ftctl's table "
             "(or FTCTL_PRICES).",
             show_default=False,
@@ -467,7 +473,7 @@ def prepare(
             help="Skip the token count and cost estimate: the checks alone (faster on big files).",
         ),
     ] = False,
-    as_json: JsonFlag = False,
+    as_json: ReportJsonFlag = False,
 ) -> None:
     from ftctl.pricing import load_overrides
 

@@ -214,6 +214,7 @@ class Analysis:
     actions: list[Action] = field(default_factory=list)
     error: str | None = None
     error_field: str | None = None
+    error_category: str = ""
     prompt_separator: str = ""  # suggested
     completion_ending: str = ""  # suggested
     prompt_prefix: str = ""
@@ -305,6 +306,7 @@ def analyze(src: Source, workers: int | None = None, progress: Progress | None =
                 "appropriately, then retry"
             )
             an.error_field = name
+            an.error_category = f"missing_{name}_column"
             return an
         if key != name:
             say(f"- The `{name}` column/key should be lowercase")
@@ -342,6 +344,7 @@ def analyze(src: Source, workers: int | None = None, progress: Progress | None =
     if st.examples == 0:
         an.error = "no example has a completion: there is nothing to train on"
         an.error_field = "completion"
+        an.error_category = "no_examples"
         return an
 
     # 5. the task
@@ -412,6 +415,7 @@ def analyze(src: Source, workers: int | None = None, progress: Progress | None =
                 "different"
             )
             an.error_field = "prompt"
+            an.error_category = "identical_prompts"
             return an
         if suffix:
             text = f"- All prompts end with suffix `{shown(suffix)}`"
@@ -476,6 +480,7 @@ def analyze(src: Source, workers: int | None = None, progress: Progress | None =
                 f"otherwise the model will just repeat `{csuffix}`"
             )
             an.error_field = "completion"
+            an.error_category = "identical_completions"
             return an
         ending = COMPLETION_ENDING_FALLBACK
         for i, option in enumerate(COMPLETION_ENDINGS):
