@@ -53,8 +53,10 @@ billed tokens = epochs x sum(min(limit, tokens)). Prices: a dated table in ftctl
 training tokens, as published in {date}); point FTCTL_PRICES at a JSON file such as
 {{"gpt-4o-mini": 3.0}} to override it, or pass --price.
 
-Files are streamed (memory stays flat however big they are); JSON Lines files over 8 MB are
-read by two worker processes (FTCTL_WORKERS=N to change), with a progress bar on a terminal.
+Files are streamed, never loaded: chat data needs the same memory however big the file is;
+prompt/completion data keeps a fingerprint per row (about 150 bytes) to spot duplicates. JSON Lines
+files over 8 MB are read by two worker processes (FTCTL_WORKERS=N to change), with a progress bar
+on a terminal.
 
 Exit status: 0 when the data is usable, 2 when it is not (or cannot be read).
 """

@@ -116,7 +116,6 @@ class Stats:
     unique_completions: int = 0
     duplicate_rows: list[int] = field(default_factory=list)
     long_rows: list[int] = field(default_factory=list)
-    completions_start_with_space: bool = True
     first_completion_char: str | None = None
     completion_first_chars_equal: bool = True
     prompts: TextStats = field(default_factory=lambda: TextStats(PROMPT_SEPARATORS))
