@@ -132,6 +132,10 @@ def _fmt_dist(name: str, dist: object) -> str:
     )
 
 
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
 def _cost_lines(report: DataReport) -> list[str]:
     from ftctl.pricing import PRICES_DATE
 
@@ -158,7 +162,7 @@ def _cost_lines(report: DataReport) -> list[str]:
         )
     else:
         lines.append(
-            f"- Estimated cost: ${report.estimated_cost_usd:,.2f} for {report.model} at "
+            f"- Estimated cost: {_usd(report.estimated_cost_usd)} for {report.model} at "
             f"${report.price_per_1m:g} per 1M training tokens (prices of {PRICES_DATE})"
         )
     return lines
