@@ -424,3 +424,11 @@ def test_prompt_completion_for_a_chat_model_is_refused(tmp_path: Path) -> None:
     result = run("-q", "-m", "gpt-4o-mini-2024-07-18", str(data))
     assert result.exit_code == 2
     assert "--to-chat" in result.stderr
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    result = run("-q", str(path))
+    assert result.exit_code == 2
+    assert f"Error: {path}: the file holds no examples" in result.stderr

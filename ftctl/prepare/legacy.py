@@ -294,6 +294,11 @@ def analyze(src: Source, workers: int | None = None, progress: Progress | None =
     )
     say(f"- Your file contains {st.rows} prompt-completion pairs{advice}")
 
+    if st.rows == 0:
+        an.error = "the file holds no examples"
+        an.error_category = "no_examples"
+        return an
+
     # 2. the prompt and completion columns
     for name, key, action in (
         ("prompt", pk, LOWER_PROMPT_COLUMN),
