@@ -3,10 +3,14 @@ data, in its order, with its thresholds and messages; rewritten to stream.
 
 Like the legacy tool, every check looks at the data with only the *necessary* fixes applied (column
 names lower-cased, extra columns and empty completions dropped); the *recommended* fixes the user
-accepts are then applied in order. Here that is two passes over the file: `analyze` gathers what
-every check needs (counts, common prefixes and suffixes, 16-byte digests to spot duplicates) and
+accepts are then applied in order. Here that is two passes over the file (ftctl.prepare.passes,
+in two worker processes for big JSON Lines files): `analyze` gathers what every check needs
+(counts, common prefixes and suffixes, a 128-bit fingerprint per row to spot duplicates) and
 `write_prepared` re-reads the file, fixing each row on its way to the output. Memory holds the
-digests, never the rows.
+fingerprints, never the rows. Where the legacy tool erred, ftctl does what it meant to: its
+"additional columns" warning fires only for columns named like `prompt`/`completion`, examples
+over 10,000 characters are dropped by position even after duplicates were, and classification
+advice names `babbage-002` (the tool named the retired `ada`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ftctl.prepare.passes import (
 from ftctl.prepare.readers import Source, iter_rows
 from ftctl.prepare.writer import atomic_files, prepared_names
 
+# re-exported: the pure helpers tests and callers use
 __all__ = ["LONG_EXAMPLE_CHARS", "case_counts", "common_prefix", "common_suffix"]
 
 MIN_EXAMPLES = 100
