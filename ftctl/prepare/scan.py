@@ -187,10 +187,6 @@ def scan_chunk(path: str, start: int, end: int, fmt: str, encoding_name: str | N
     return result
 
 
-def _scan_star(args: tuple[str, int, int, str, str | None]) -> ChunkResult:
-    return scan_chunk(*args)
-
-
 def _worker_count(size: int) -> int:
     if size < PARALLEL_MIN_BYTES:
         return 1
@@ -209,22 +205,10 @@ def _chunk_results(
 ) -> Iterator[ChunkResult]:
     size = path.stat().st_size
     jobs = [(str(path), a, b, fmt, encoding_name) for a, b in _boundaries(path, size, chunk_bytes)]
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _scan_star(job)
-        return
-    import gc
-    import multiprocessing
+    from ftctl.prepare.passes import run_parts
 
-    _counter(encoding_name)  # build the encoder once; forked workers share its pages
-    gc.collect()
-    gc.freeze()
-    ctx = multiprocessing.get_context("fork")
-    try:
-        with ctx.Pool(workers) as pool:
-            yield from pool.imap(_scan_star, jobs, chunksize=1)
-    finally:
-        gc.unfreeze()
+    # the encoder is built once, here; forked workers share its pages
+    yield from run_parts(scan_chunk, jobs, workers, lambda: _counter(encoding_name))
 
 
 def scan_jsonl(
