@@ -38,3 +38,45 @@ def check_not_retired(model: str) -> None:
 def uses_completions_endpoint(model: str) -> bool:
     """True for models served by /v1/completions rather than /v1/chat/completions."""
     return base_of(model) in COMPLETION_BASE_MODELS
+
+
+# Tokens per training example; longer examples are truncated to this many.
+_LIMITS: tuple[tuple[str, int], ...] = (
+    ("gpt-4o-mini", 65_536),
+    ("gpt-4o", 65_536),
+    ("gpt-4.1", 65_536),
+    ("gpt-3.5-turbo", 16_385),
+    ("davinci-002", 16_384),
+    ("babbage-002", 16_384),
+)
+DEFAULT_LIMIT = 16_385
+
+MIN_TRAINING_EXAMPLES = 10  # the service rejects smaller training files
+
+# The cookbook's constants.
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def training_limit(model: str) -> int:
+    """Tokens per example the model trains on (65,536 for gpt-4o*, 16,385 for gpt-3.5-turbo)."""
+    base = base_of(model)
+    for prefix, limit in _LIMITS:
+        if base.startswith(prefix):
+            return limit
+    return DEFAULT_LIMIT
+
+
+def default_epochs(n_examples: int) -> int:
+    """The cookbook heuristic: 3 epochs, more for tiny sets, fewer for huge ones, within 1-25."""
+    if n_examples <= 0:
+        return TARGET_EPOCHS
+    n_epochs = TARGET_EPOCHS
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        n_epochs = min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    elif n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        n_epochs = max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return n_epochs

@@ -12,7 +12,8 @@ from mock_server import FakeClock, running_mock
 
 from ftctl.mock.completions import closest, generate, learned_text
 from ftctl.mock.http import parse_multipart
-from ftctl.mock.training import Dataset, auto_batch_size, auto_epochs, make_plan, results_csv
+from ftctl.mock.training import Dataset, auto_batch_size, make_plan, results_csv
+from ftctl.models import default_epochs as auto_epochs
 from ftctl.tokens import encoding_for_model
 
 

@@ -10,17 +10,11 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ftctl.models import MIN_TRAINING_EXAMPLES, default_epochs
 from ftctl.tokens import chat_tokens
 
 Kind = Literal["completion", "chat", "dpo"]
 
-MIN_EXAMPLES = 10
-# The cookbook's heuristic for n_epochs="auto": aim for 100..25000 example-passes.
-TARGET_EPOCHS = 3
-MIN_TARGET_EXAMPLES = 100
-MAX_TARGET_EXAMPLES = 25_000
-MIN_DEFAULT_EPOCHS = 1
-MAX_DEFAULT_EPOCHS = 25
 KEPT_CHECKPOINTS = 3
 
 
@@ -129,21 +123,13 @@ def read_dataset(content: bytes, *, kind: Kind, model: str, param: str) -> Datas
                 tokens += chat_tokens(messages, enc) + sum(chat_tokens(o, enc) for o in outputs)
         except ValueError as exc:
             raise DataError(f"Invalid file format. {exc}", param) from None
-    if len(pairs) < MIN_EXAMPLES:
+    if len(pairs) < MIN_TRAINING_EXAMPLES:
         raise DataError(
             f"The {label} file has {len(pairs)} example(s), but must have at least "
-            f"{MIN_EXAMPLES} examples.",
+            f"{MIN_TRAINING_EXAMPLES} examples.",
             param,
         )
     return Dataset(examples=len(pairs), tokens=tokens, pairs=tuple(pairs))
-
-
-def auto_epochs(n_examples: int) -> int:
-    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
-    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
-        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
-    return TARGET_EPOCHS
 
 
 def auto_batch_size(n_examples: int) -> int:
@@ -205,7 +191,7 @@ def make_plan(
     beta: float | None,
 ) -> Plan:
     """Resolve `auto` hyperparameters and lay out every step's metrics."""
-    epochs = n_epochs or auto_epochs(train.examples)
+    epochs = n_epochs or default_epochs(train.examples)
     batch = batch_size or auto_batch_size(train.examples)
     lr = learning_rate_multiplier if learning_rate_multiplier is not None else 2
     steps_per_epoch = math.ceil(train.examples / batch)
