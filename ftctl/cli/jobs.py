@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -244,32 +245,42 @@ def create(
 
 
 def _follow(service: JobsService, job_id: str, *, poll_interval: float, as_json: bool) -> None:
+    from ftctl.cli import _live
     from ftctl.service.jobs import EventItem, FinishedItem, RetryItem, StatusItem
 
     last_job: dict[str, Any] | None = None
+    finished: dict[str, Any] | None = None
+    view = _live.TrainingView() if _live.wanted(as_json) else None
     try:
-        for item in service.follow(job_id, poll_interval=poll_interval):
-            if isinstance(item, EventItem):
-                if as_json:
-                    _output.emit_json_line(item.event)
-                else:
-                    _output.echo(_render.event_line(item.event))
-            elif isinstance(item, StatusItem):
-                last_job = item.job
-            elif isinstance(item, RetryItem):
-                from ftctl.cli._errors import describe
+        with view if view is not None else contextlib.nullcontext():
+            for item in service.follow(job_id, poll_interval=poll_interval):
+                if isinstance(item, EventItem):
+                    if as_json:
+                        _output.emit_json_line(item.event)
+                    else:
+                        _output.echo(_render.event_line(item.event))
+                    if view is not None:
+                        view.on_event(item.event)
+                elif isinstance(item, StatusItem):
+                    last_job = item.job
+                    if view is not None:
+                        view.on_job(item.job)
+                elif isinstance(item, RetryItem):
+                    from ftctl.cli._errors import describe
 
-                message, _, _ = describe(item.error)
-                _output.note(f"Warning: {message}; retrying in {item.delay:.0f}s")
-            elif isinstance(item, FinishedItem):
-                _finish(item.job, as_json=as_json)
-                return
+                    message, _, _ = describe(item.error)
+                    _output.note(f"Warning: {message}; retrying in {item.delay:.0f}s")
+                elif isinstance(item, FinishedItem):
+                    finished = item.job
+                    break
     except KeyboardInterrupt:
         status = (last_job or {}).get("status", "unknown")
         raise Interrupted(
             f"stopped following; job {job_id} was not cancelled (last status: {status})",
             hint=f"resume with: ftctl follow -i {job_id}",
         ) from None
+    if finished is not None:
+        _finish(finished, as_json=as_json)
 
 
 def _finish(job: dict[str, Any], *, as_json: bool) -> None:
