@@ -7,11 +7,13 @@ itself pins, so the counts are tiktoken's, byte for byte.
 
 from __future__ import annotations
 
+import binascii
 import gzip
 import hashlib
 from collections.abc import Iterable, Mapping
 from functools import cache
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,35 +38,66 @@ def encoding_name_for_model(model: str) -> str:
     return "o200k_base" if base.startswith(_O200K_PREFIXES) else "cl100k_base"
 
 
-def _ranks(name: str) -> dict[bytes, int]:
-    import base64
+# The split pattern and special tokens of each encoding, as tiktoken_ext.openai_public defines
+# them (only the rank files are fetched over the network there).
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_SPECS: dict[str, tuple[str, dict[str, int]]] = {
+    "cl100k_base": (
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""
+        r"""[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+        {
+            "<|endoftext|>": 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+    ),
+    "o200k_base": (_O200K_PAT, {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}),
+}
 
-    with resources.files("bpe_openai.data").joinpath(f"{name}.tiktoken.gz").open("rb") as fh:
-        raw = gzip.decompress(fh.read())
+
+def _rank_file(name: str) -> Path:
+    """The bundled rank file, found without importing bpe_openai (whose import loads every
+    encoding it ships, about a second of work)."""
+    spec = find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        raise TokenizerDataError("the bpe-openai package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.tiktoken.gz"
+
+
+def _ranks(name: str) -> dict[bytes, int]:
+    try:
+        raw = gzip.decompress(_rank_file(name).read_bytes())
+    except OSError as exc:
+        raise TokenizerDataError(f"cannot read the bundled {name} ranks: {exc}") from None
     if hashlib.sha256(raw).hexdigest() != _EXPECTED_SHA256[name]:
         raise TokenizerDataError(f"bundled {name} ranks do not match tiktoken's sha256")
-    ranks: dict[bytes, int] = {}
-    for line in raw.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    fields = raw.split()  # "<base64 token> <rank>" per line
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 @cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """A tiktoken Encoding built offline. Raises KeyError for an unknown name."""
     import tiktoken
-    from bpe_openai import registry
 
-    if name not in _EXPECTED_SHA256:
-        raise KeyError(name)
-    spec = getattr(registry, name)()  # pattern and special tokens, as tiktoken defines them
+    pat_str, special_tokens = _SPECS[name]
     return tiktoken.Encoding(
         name=name,
-        pat_str=spec["pat_str"],
+        pat_str=pat_str,
         mergeable_ranks=_ranks(name),
-        special_tokens=spec["special_tokens"],
+        special_tokens=dict(special_tokens),
     )
 
 

@@ -10,13 +10,15 @@ counts its tokens; the parent joins the parts in order.
 from __future__ import annotations
 
 import json
+import json.scanner
 import os
+import re
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 from ftctl.errors import InputError
 from ftctl.prepare.readers import Row, Source, iter_rows
@@ -52,20 +54,23 @@ class RowError(Exception):
 
 _NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
 _NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def case_counts(text: str) -> tuple[int, int]:
-    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them."""
-    if text.isascii():
-        raw = text.encode("ascii")
-        return len(raw.translate(None, _NOT_UPPER)), len(raw.translate(None, _NOT_LOWER))
-    upper = lower = 0
-    for ch in text:
+    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them. ASCII
+    letters are counted on bytes; the other characters are tallied once per distinct one."""
+    raw = text.encode("ascii", "ignore")  # the ASCII characters only
+    upper = len(raw.translate(None, _NOT_UPPER))
+    lower = len(raw.translate(None, _NOT_LOWER))
+    if len(raw) == len(text):
+        return upper, lower
+    for ch, n in Counter("".join(_NON_ASCII.findall(text))).items():
         if ch.isalpha():
             if ch.isupper():
-                upper += 1
+                upper += n
             elif ch.islower():
-                lower += 1
+                lower += n
     return upper, lower
 
 
@@ -198,38 +203,100 @@ class Part:
     error: tuple[int, str, str | None] | None = None
 
 
+_BOM = b"\xef\xbb\xbf"
+_JSON_SPACE = " \t\n\r"  # what json.loads allows around a value
+_ASCII_SPACE = " \t\n\r\x0b\x0c"  # what bytes.strip() strips
+# json.loads's own value scanner (the C one), configured as json.loads configures it
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    cast(Any, json.JSONDecoder())
+)
+
+
+def _decoded(data: bytes) -> str | None:
+    """data as text when every line of it is text that json.loads would decode as UTF-8 (no NUL
+    byte, no BOM: json.loads sniffs those for UTF-16/32 or a BOM per line), else None."""
+    if b"\x00" in data or _BOM in data:
+        return None
+    try:
+        return data.decode("utf-8", "surrogatepass")  # json.loads's decoding of bytes
+    except UnicodeDecodeError:
+        return None
+
+
+def _check_row(number: int, obj: object) -> Row:
+    if type(obj) is not dict:
+        raise RowError(number, "each record must be a JSON object")
+    for v in obj.values():
+        if type(v) is not str:
+            from ftctl.prepare.readers import _text
+
+            return {str(k): _text(v) for k, v in obj.items()}
+    return obj
+
+
+def _text_rows(lines: list[str]) -> Iterator[tuple[int, Row]]:
+    """The rows of decoded lines, each parsed exactly as json.loads parses it: the C scanner
+    json.loads runs, called directly; json.loads itself for a line the scanner does not take
+    whole (surrounding whitespace, bad JSON: its error message)."""
+    scan = _scan_once
+    loads = json.loads
+    for number, line in enumerate(lines, 1):
+        try:
+            obj, end = scan(line, 0)
+        except (StopIteration, ValueError):  # no value at 0, or bad JSON: json.loads tells
+            end = -1
+        if end != len(line):
+            if not line.strip(_ASCII_SPACE):
+                continue
+            if end < 0 or len(line.rstrip(_JSON_SPACE)) != end:
+                try:
+                    obj = loads(line)
+                except ValueError as exc:
+                    raise RowError(number, f"not valid JSON ({exc.args[0]})") from None
+        if type(obj) is dict:
+            for v in obj.values():
+                if type(v) is not str:
+                    obj = _check_row(number, obj)
+                    break
+            yield number, obj
+        else:
+            yield number, _check_row(number, obj)
+
+
+def _byte_rows(lines: list[bytes]) -> Iterator[tuple[int, Row]]:
+    loads = json.loads
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = loads(raw)
+        except UnicodeDecodeError:
+            raise RowError(number, "not UTF-8 text") from None
+        except ValueError as exc:
+            raise RowError(number, f"not valid JSON ({exc.args[0]})") from None
+        yield number, _check_row(number, obj)
+
+
 def segment_lines(path: Path, seg: tuple[int, int]) -> tuple[int, Iterator[tuple[int, Row]]]:
     """(physical lines, rows) of the JSON Lines in bytes [start, end) of path."""
     start, end = seg
     with path.open("rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if start == 0 and lines and lines[0].startswith(b"\xef\xbb\xbf"):
-        lines[0] = lines[0][3:]
-
-    def rows() -> Iterator[tuple[int, Row]]:
-        loads = json.loads
-        for number, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = loads(raw)
-            except UnicodeDecodeError:
-                raise RowError(number, "not UTF-8 text") from None
-            except ValueError as exc:
-                raise RowError(number, f"not valid JSON ({exc.args[0]})") from None
-            if type(obj) is not dict:
-                raise RowError(number, "each record must be a JSON object")
-            if not all(type(v) is str for v in obj.values()):
-                from ftctl.prepare.readers import _text
-
-                obj = {str(k): _text(v) for k, v in obj.items()}
-            yield number, obj
-
-    return len(lines), rows()
+    if start == 0 and data.startswith(_BOM):
+        data = data[3:]
+    text = _decoded(data)
+    if text is not None:
+        del data
+        lines = text.split("\n")
+        del text
+        if lines and lines[-1] == "":
+            lines.pop()
+        return len(lines), _text_rows(lines)
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    return len(raw_lines), _byte_rows(raw_lines)
 
 
 def _accumulate(part: Part, rows: Iterable[tuple[int, Row]], pk: str, ck: str, odd: bool) -> None:
