@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import json.scanner
 import os
-import re
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,8 @@ from typing import IO, Any, TypeVar, cast
 
 from ftctl.errors import InputError
 from ftctl.prepare.readers import Row, Source, iter_rows
-from ftctl.prepare.writer import prompt_completion_line
+from ftctl.prepare.records import Encode
+from ftctl.prepare.writer import dumps_pandas
 
 PROMPT_SEPARATORS = (
     " ->",
@@ -54,18 +54,20 @@ class RowError(Exception):
 
 _NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
 _NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_ASCII = bytes(range(128))
 
 
 def case_counts(text: str) -> tuple[int, int]:
-    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them. ASCII
-    letters are counted on bytes; the other characters are tallied once per distinct one."""
-    raw = text.encode("ascii", "ignore")  # the ASCII characters only
+    """(uppercase letters, lowercase letters), as str.isalpha/isupper/islower see them. Counted on
+    the UTF-8 bytes: ASCII letters by deleting every other byte (no byte of a longer sequence is
+    below 128), the other characters tallied once per distinct one."""
+    raw = text.encode("utf-8", "surrogatepass")
     upper = len(raw.translate(None, _NOT_UPPER))
     lower = len(raw.translate(None, _NOT_LOWER))
     if len(raw) == len(text):
         return upper, lower
-    for ch, n in Counter("".join(_NON_ASCII.findall(text))).items():
+    others = raw.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+    for ch, n in Counter(others).items():
         if ch.isalpha():
             if ch.isupper():
                 upper += n
@@ -132,6 +134,14 @@ class TextStats:
         self.buffer.append(text)
         if len(self.buffer) >= BATCH:
             self.finish()
+
+    def add_batch(self, texts: list[str]) -> None:
+        """add() each of texts (the list is kept: do not change it afterwards)."""
+        if self.buffer:
+            self.buffer.extend(texts)
+        else:
+            self.buffer = texts
+        self.finish()
 
     def finish(self) -> None:
         buf = self.buffer
@@ -301,42 +311,64 @@ def segment_lines(path: Path, seg: tuple[int, int]) -> tuple[int, Iterator[tuple
 
 def _accumulate(part: Part, rows: Iterable[tuple[int, Row]], pk: str, ck: str, odd: bool) -> None:
     columns = part.columns
+    known = columns.keys()
     uniques = part.completion_hashes
     digests = part.digests
-    prompts, completions = part.prompts, part.completions
+    empty_rows = part.empty_rows
     long_rows = part.long_rows
-    for index, (line, row) in enumerate(rows):
-        part.rows += 1
-        if len(row) != len(columns) or any(k not in columns for k in row):
+    prompts, completions = part.prompts, part.completions
+    p_buf: list[str] = []
+    c_buf: list[str] = []
+    first_char = part.first_completion_char
+    same_first = part.completion_first_chars_equal
+    k = part.examples
+    n_rows = part.rows
+    prompt_chars = 0
+    m64 = _M64
+    for line, row in rows:
+        index = n_rows
+        n_rows += 1
+        if not row.keys() <= known:  # a new column (the first row of a kind comes this way)
             for key in row:
                 columns.setdefault(key, None)
-        if odd and _odd_row(row):
-            raise RowError(
-                line,
-                "a chat or preference example in a prompt/completion file",
-                "keep one data format per file",
-            )
+            if odd and _odd_row(row):
+                raise RowError(
+                    line,
+                    "a chat or preference example in a prompt/completion file",
+                    "keep one data format per file",
+                )
         completion = row.get(ck, "")
         if completion == "":
-            part.empty_rows.append(index)
+            empty_rows.append(index)
             continue
         prompt = row.get(pk, "")
-        k = part.examples
-        part.examples += 1
-        part.prompt_chars += len(prompt)
+        prompt_chars += len(prompt)
         uniques.add(hash(completion))
-        digests.append(digest(prompt, completion))
+        digests.append(  # digest(prompt, completion), inlined
+            ((hash((prompt, completion)) & m64) << 64) | (hash((completion, prompt, 1)) & m64)
+        )
         if len(prompt) + len(completion) > LONG_EXAMPLE_CHARS:
             long_rows.append(k)
-        prompts.add(prompt)
-        completions.add(completion)
-        first = completion[0]
-        if part.first_completion_char is None:
-            part.first_completion_char = first
-        elif first != part.first_completion_char:
-            part.completion_first_chars_equal = False
+        k += 1
+        p_buf.append(prompt)
+        c_buf.append(completion)
+        if first_char is None:
+            first_char = completion[0]
+        elif same_first and completion[0] != first_char:
+            same_first = False
+        if len(p_buf) >= BATCH:
+            prompts.add_batch(p_buf)
+            completions.add_batch(c_buf)
+            p_buf, c_buf = [], []
+    prompts.add_batch(p_buf)
+    completions.add_batch(c_buf)
     prompts.finish()
     completions.finish()
+    part.rows = n_rows
+    part.examples = k
+    part.prompt_chars += prompt_chars
+    part.first_completion_char = first_char
+    part.completion_first_chars_equal = same_first
 
 
 def gather_part(src: Source, seg: Segment, pk: str, ck: str) -> Part:
@@ -498,6 +530,21 @@ def fix_rows(rows: Iterable[tuple[int, Row]], plan: Plan) -> Iterator[tuple[int,
         yield k, p, c
 
 
+def _encoders(encoding_name: str | None) -> tuple[Encode, Encode] | None:
+    """(fast, exact) token encoders of encoding_name: tiktoken's Rust encode_ordinary, called
+    without the Python wrapper that only reroutes text it cannot encode (lone surrogates, which
+    raise UnicodeEncodeError: then use exact, the wrapper itself); None when not counting."""
+    if encoding_name is None:
+        return None
+    from ftctl.tokens import get_encoding
+
+    encoding = get_encoding(encoding_name)  # cached: built before the workers fork
+    exact: Encode = encoding.encode_ordinary
+    core = getattr(encoding, "_core_bpe", None)
+    fast: Encode = getattr(core, "encode_ordinary", exact)
+    return fast, exact
+
+
 def transform_part(
     src: Source,
     seg: Segment,
@@ -511,9 +558,8 @@ def transform_part(
 ) -> Written:
     """Pass 2 over one segment: fix, drop (by example index), route to the train or valid part
     file (by final index), count tokens."""
-    from ftctl.prepare.scan import _counter
-
-    counter = _counter(encoding_name)
+    encoders = _encoders(encoding_name)
+    fast, exact = encoders if encoders is not None else (None, None)
     out = Written()
     rows = iter_rows(src) if seg is None else segment_lines(src.path, seg)[1]
     train_fh: IO[str] = open(outputs[0], "w", encoding="utf-8", newline="\n")  # noqa: SIM115
@@ -522,38 +568,64 @@ def transform_part(
         if outputs[1]
         else train_fh
     )
-    uniques = out.uniques
+    uniques: dict[str, int] = {}
+    tokens, completion_tokens = out.tokens, out.completion_tokens
     position = final_offset
+    p_suffix: str | None = None
+    c_suffix = ""
+    any_prompt = False
+    count = n_valid = 0
+    pending: list[str] = []  # training lines not yet written
     try:
         for k, p, c in fix_rows(rows, plan):
             if k in drop:
                 continue
-            line = prompt_completion_line(p, c)
+            line = '{"prompt":' + dumps_pandas(p) + ',"completion":' + dumps_pandas(c) + "}\n"
             to_valid = position in valid
-            if to_valid:
-                valid_fh.write(line)
-                out.valid += 1
-            else:
-                train_fh.write(line)
             position += 1
-            if out.prompt_suffix is None or out.completion_suffix is None:
-                out.prompt_suffix, out.completion_suffix = p, c
+            if to_valid:
+                if pending:
+                    train_fh.write("".join(pending))
+                    pending = []
+                valid_fh.write(line)
+                n_valid += 1
             else:
-                if not p.endswith(out.prompt_suffix):
-                    out.prompt_suffix = common_suffix(out.prompt_suffix, p)
-                if not c.endswith(out.completion_suffix):
-                    out.completion_suffix = common_suffix(out.completion_suffix, c)
+                pending.append(line)
+                if len(pending) >= BATCH:
+                    train_fh.write("".join(pending))
+                    pending = []
+            if p_suffix is None:
+                p_suffix, c_suffix = p, c
+            else:
+                if not p.endswith(p_suffix):
+                    p_suffix = common_suffix(p_suffix, p)
+                if not c.endswith(c_suffix):
+                    c_suffix = common_suffix(c_suffix, c)
             if p:
-                out.any_prompt = True
+                any_prompt = True
             if len(uniques) <= unique_cap:
-                uniques[c] += 1
-            out.count += 1
-            if counter is not None and not to_valid:
-                ct = counter.text(c)  # training tokens: validation examples are not billed
-                out.tokens.append(counter.text(p) + ct)
-                out.completion_tokens.append(ct)
+                uniques[c] = uniques.get(c, 0) + 1
+            count += 1
+            if fast is not None and exact is not None and not to_valid:
+                # training tokens: validation examples are not billed
+                try:
+                    ct = len(fast(c))
+                    tp = len(fast(p))
+                except UnicodeEncodeError:
+                    ct = len(exact(c))
+                    tp = len(exact(p))
+                tokens.append(tp + ct)
+                completion_tokens.append(ct)
+        if pending:
+            train_fh.write("".join(pending))
     finally:
         train_fh.close()
         if valid_fh is not train_fh:
             valid_fh.close()
+    out.count = count
+    out.valid = n_valid
+    if p_suffix is not None:
+        out.prompt_suffix, out.completion_suffix = p_suffix, c_suffix
+    out.any_prompt = any_prompt
+    out.uniques.update(uniques)
     return out
