@@ -1,0 +1,61 @@
+"""ftctl's offline encodings are tiktoken's own: same split pattern, special tokens and ranks."""
+
+from __future__ import annotations
+
+import pytest
+from tiktoken_ext import openai_public
+
+from ftctl.tokens import chat_tokens, encoding_name_for_model, get_encoding
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_encoding_matches_tiktokens_definition(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tiktoken's constructors fetch the rank file over the network; the rest is their definition.
+    monkeypatch.setattr(openai_public, "load_tiktoken_bpe", lambda *args, **kwargs: {})
+    definition = getattr(openai_public, name)()
+    encoding = get_encoding(name)
+    assert encoding._pat_str == definition["pat_str"]
+    assert encoding._special_tokens == definition["special_tokens"]
+    assert encoding.n_vocab == max(definition["special_tokens"].values()) + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        # Known tiktoken outputs.
+        ("hello world", "cl100k_base", [15339, 1917]),
+        ("hello world", "o200k_base", [24912, 2375]),
+    ],
+)
+def test_known_token_ids(text: str, name: str, expected: list[int]) -> None:
+    assert get_encoding(name).encode_ordinary(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        ("gpt-4o-mini-2024-07-18", "o200k_base"),
+        ("gpt-4.1-nano", "o200k_base"),
+        ("ft:gpt-4o-2024-08-06:acme::abc", "o200k_base"),
+        ("o4-mini", "o200k_base"),
+        ("gpt-3.5-turbo-0125", "cl100k_base"),
+        ("davinci-002", "cl100k_base"),
+        ("ft:babbage-002:acme::abc", "cl100k_base"),
+    ],
+)
+def test_encoding_by_model(model: str, name: str) -> None:
+    assert encoding_name_for_model(model) == name
+
+
+def test_chat_tokens_is_the_cookbooks_count() -> None:
+    encoding = get_encoding("cl100k_base")
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hi", "name": "ann"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Hello."}]},
+    ]
+    encoded = sum(
+        len(encoding.encode_ordinary(s))
+        for s in ("system", "You are terse.", "user", "Hi", "ann", "assistant", "Hello.")
+    )
+    assert chat_tokens(messages, encoding) == 3 * 3 + 1 + 3 + encoded
