@@ -634,7 +634,6 @@ def write_prepared(
 ) -> Outcome:
     """Write `<name>_prepared.jsonl` (or the train/valid pair) beside the input, atomically, and
     count each written example's tokens with encoding_name (None: do not count)."""
-    import shutil
 
     from ftctl.prepare.scan import _counter
 
@@ -661,8 +660,7 @@ def write_prepared(
                 for part_path, writer in ((train_part, writers[0]), (valid_part, writers[-1])):
                     if part_path is None:
                         continue
-                    with open(part_path, encoding="utf-8") as fh:
-                        shutil.copyfileobj(fh, writer.fh, 1 << 20)
+                    writer.append_file(part_path)
                     os.unlink(part_path)
         finally:
             for pair in parts:

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO
+from typing import TextIO
 
 
 def prepared_names(src: Path, split: bool, *, tag: str = "_prepared") -> list[Path]:
@@ -44,10 +44,18 @@ class AtomicWriter:
         self.target = target
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         self._tmp = Path(tmp)
-        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.fh: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
 
     def write(self, text: str) -> None:
         self.fh.write(text)
+
+    def append_file(self, path: str | Path) -> None:
+        """Append the bytes of the UTF-8 text file at path (no decoding and re-encoding)."""
+        import shutil
+
+        self.fh.flush()
+        with open(path, "rb") as src:
+            shutil.copyfileobj(src, self.fh.buffer, 1 << 20)
 
     def commit(self) -> Path:
         """Put the file in place; if the target appeared meanwhile, take the next free name."""

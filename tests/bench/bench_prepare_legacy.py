@@ -53,14 +53,18 @@ def run() -> bool:
         == outputs["tokens"].read_bytes()
     )
     rows = sum(1 for _ in outputs["ftctl"].open("rb")) if outputs["ftctl"].exists() else 0
-    speed = old.wall_s / ours.wall_s
-    rss = ours.max_rss_mb / old.max_rss_mb
-    pss = ours.tree_pss_mb / old.tree_pss_mb
+    # the targets apply to `ftctl prepare -q` as users run it: token counting on (the default)
+    speed = old.wall_s / full.wall_s
+    speed_same = old.wall_s / ours.wall_s
+    rss = max(ours.max_rss_mb, full.max_rss_mb) / old.max_rss_mb
+    pss = max(ours.tree_pss_mb, full.tree_pss_mb) / old.tree_pss_mb
     ok = h.check(
         "speed",
         speed >= 3.0,
-        f"{speed:.2f}x faster ({old.wall_s / full.wall_s:.2f}x with token counting)",
+        f"{speed:.2f}x faster with token counting (the default), {speed_same:.2f}x without",
     )
-    ok &= h.check("memory", rss <= 0.5, f"max RSS {rss:.2f}x, tree PSS {pss:.2f}x of legacy's")
+    ok &= h.check(
+        "memory", rss <= 0.5, f"max RSS {rss:.2f}x, tree PSS {pss:.2f}x of legacy's (worst of both)"
+    )
     ok &= h.check("rows out", same, f"{rows:,} rows, byte-identical to the legacy tool's file")
     return ok
