@@ -10,9 +10,10 @@ from __future__ import annotations
 import binascii
 import gzip
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib.util import find_spec
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,71 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         mergeable_ranks=_ranks(name),
         special_tokens=dict(special_tokens),
     )
+
+
+class WordCounter:
+    """`len(encoding.encode_ordinary(text))`, exactly, with counts of words kept and reused.
+
+    Both encodings split text into pieces with a pattern under which a piece holds whitespace
+    only at its start, unless it starts with whitespace or ends in newlines after punctuation;
+    and only pieces that start with whitespace look past their own characters (`$`, `(?!\\S)`).
+    So in a text with no run of two spaces and no whitespace but single spaces before its last
+    space, every space starts a piece, and `w0 w1 ... wn` is encoded as w0, " w1", ..., " wn"
+    would be on their own: the count is the sum of theirs. Other texts are encoded whole.
+    """
+
+    MAX_WORD = 32  # longer words are encoded, not kept
+    MAX_WORDS = 1 << 16  # per table
+
+    def __init__(self, encoding: tiktoken.Encoding) -> None:
+        exact: Callable[[str], list[int]] = encoding.encode_ordinary
+        # the Rust encoder itself; the wrapper only reroutes text with lone surrogates (raising
+        # UnicodeEncodeError here), and then it is called
+        core = getattr(encoding, "_core_bpe", None)
+        self._fast: Callable[[str], list[int]] = getattr(core, "encode_ordinary", exact)
+        self._exact = exact
+        self._first: dict[str, int] = {}  # w -> tokens of w, at the start of a text
+        self._spaced: dict[str, int] = {}  # w -> tokens of " " + w
+
+    def __call__(self, text: str) -> int:
+        cut = text.rfind(" ")
+        try:
+            if cut < 0 or "  " in text or not text[:cut].isprintable():
+                return len(self._fast(text))  # no space, or whitespace other than single spaces
+            words = text.split(" ")
+            head = words[0]
+            n = self._first.get(head)
+            if n is None:
+                n = self._learn(self._first, head, head)
+            try:
+                return n + sum(map(self._spaced.__getitem__, islice(words, 1, None)))
+            except KeyError:
+                return n + self._fill(words)
+        except UnicodeEncodeError:
+            return len(self._exact(text))
+
+    def _learn(self, table: dict[str, int], word: str, piece: str) -> int:
+        n = len(self._fast(piece))
+        if len(word) <= self.MAX_WORD:
+            if len(table) >= self.MAX_WORDS:
+                table.clear()  # start over: the words that recur come back first
+            table[word] = n
+        return n
+
+    def _fill(self, words: list[str]) -> int:
+        """Tokens of " " + w for the words after the first, learning those not known."""
+        spaced = self._spaced
+        total = 0
+        for word in islice(words, 1, None):
+            n = spaced.get(word)
+            total += n if n is not None else self._learn(spaced, word, " " + word)
+        return total
+
+
+@cache
+def word_counter(name: str) -> WordCounter:
+    """The WordCounter of an encoding, one per process (a forked worker gets its own copy)."""
+    return WordCounter(get_encoding(name))
 
 
 def encoding_for_model(model: str) -> tiktoken.Encoding:

@@ -16,13 +16,12 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 from ftctl.errors import InputError
 from ftctl.prepare.readers import Row, Source, iter_rows
-from ftctl.prepare.records import Encode
-from ftctl.prepare.writer import dumps_pandas
 
 PROMPT_SEPARATORS = (
     " ->",
@@ -530,19 +529,11 @@ def fix_rows(rows: Iterable[tuple[int, Row]], plan: Plan) -> Iterator[tuple[int,
         yield k, p, c
 
 
-def _encoders(encoding_name: str | None) -> tuple[Encode, Encode] | None:
-    """(fast, exact) token encoders of encoding_name: tiktoken's Rust encode_ordinary, called
-    without the Python wrapper that only reroutes text it cannot encode (lone surrogates, which
-    raise UnicodeEncodeError: then use exact, the wrapper itself); None when not counting."""
-    if encoding_name is None:
-        return None
-    from ftctl.tokens import get_encoding
-
-    encoding = get_encoding(encoding_name)  # cached: built before the workers fork
-    exact: Encode = encoding.encode_ordinary
-    core = getattr(encoding, "_core_bpe", None)
-    fast: Encode = getattr(core, "encode_ordinary", exact)
-    return fast, exact
+def _write(fh: IO[str], lines: list[str]) -> None:
+    """Write lines built from encode_basestring, with `/` spelled `\\/` as pandas does
+    (writer.dumps_pandas): no `/` is outside the quoted texts."""
+    text = "".join(lines)
+    fh.write(text.replace("/", "\\/") if "/" in text else text)
 
 
 def transform_part(
@@ -558,8 +549,11 @@ def transform_part(
 ) -> Written:
     """Pass 2 over one segment: fix, drop (by example index), route to the train or valid part
     file (by final index), count tokens."""
-    encoders = _encoders(encoding_name)
-    fast, exact = encoders if encoders is not None else (None, None)
+    count_tokens: Callable[[str], int] | None = None
+    if encoding_name is not None:
+        from ftctl.tokens import word_counter
+
+        count_tokens = word_counter(encoding_name)
     out = Written()
     rows = iter_rows(src) if seg is None else segment_lines(src.path, seg)[1]
     train_fh: IO[str] = open(outputs[0], "w", encoding="utf-8", newline="\n")  # noqa: SIM115
@@ -576,23 +570,25 @@ def transform_part(
     any_prompt = False
     count = n_valid = 0
     pending: list[str] = []  # training lines not yet written
+    quote = encode_basestring
     try:
         for k, p, c in fix_rows(rows, plan):
             if k in drop:
                 continue
-            line = '{"prompt":' + dumps_pandas(p) + ',"completion":' + dumps_pandas(c) + "}\n"
+            # prompt_completion_line(p, c) with its `/` escapes left to _write (per batch)
+            line = '{"prompt":' + quote(p) + ',"completion":' + quote(c) + "}\n"
             to_valid = position in valid
             position += 1
             if to_valid:
                 if pending:
-                    train_fh.write("".join(pending))
+                    _write(train_fh, pending)
                     pending = []
-                valid_fh.write(line)
+                _write(valid_fh, [line])
                 n_valid += 1
             else:
                 pending.append(line)
                 if len(pending) >= BATCH:
-                    train_fh.write("".join(pending))
+                    _write(train_fh, pending)
                     pending = []
             if p_suffix is None:
                 p_suffix, c_suffix = p, c
@@ -606,18 +602,13 @@ def transform_part(
             if len(uniques) <= unique_cap:
                 uniques[c] = uniques.get(c, 0) + 1
             count += 1
-            if fast is not None and exact is not None and not to_valid:
+            if count_tokens is not None and not to_valid:
                 # training tokens: validation examples are not billed
-                try:
-                    ct = len(fast(c))
-                    tp = len(fast(p))
-                except UnicodeEncodeError:
-                    ct = len(exact(c))
-                    tp = len(exact(p))
-                tokens.append(tp + ct)
+                ct = count_tokens(c)
+                tokens.append(count_tokens(p) + ct)
                 completion_tokens.append(ct)
         if pending:
-            train_fh.write("".join(pending))
+            _write(train_fh, pending)
     finally:
         train_fh.close()
         if valid_fh is not train_fh:
