@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 from tests.bench import _harness as h
+from tests.bench.bench_prepare_chat import tiktoken_cache
 from tests.bench.data import write_prompt_completion
 
 DESCRIPTION = (
@@ -67,4 +70,37 @@ def run() -> bool:
         "memory", rss <= 0.5, f"max RSS {rss:.2f}x, tree PSS {pss:.2f}x of legacy's (worst of both)"
     )
     ok &= h.check("rows out", same, f"{rows:,} rows, byte-identical to the legacy tool's file")
+    found = re.search(r"Dataset has ~([\d,]+) tokens \(cl100k_base", full.stdout)
+    counted = int(found.group(1).replace(",", "")) if found else None
+    expected = reference_tokens(outputs["tokens"]) if outputs["tokens"].exists() else None
+    ok &= h.check(
+        "tokens",
+        counted is not None and counted == expected,
+        f"{counted or 0:,} counted, {expected or 0:,} by plain tiktoken over the file written",
+    )
     return ok
+
+
+def reference_tokens(prepared: Path) -> int:
+    """Prompt + completion tokens of every row of prepared, by tiktoken itself (its own
+    cl100k_base, loaded from the rank file it would download), one string at a time."""
+    import json
+    import os
+
+    import tiktoken
+
+    before = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(tiktoken_cache())
+    try:
+        encode = tiktoken.get_encoding("cl100k_base").encode_ordinary
+    finally:
+        if before is None:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = before
+    total = 0
+    with prepared.open("rb") as fh:
+        for line in fh:
+            row = json.loads(line)
+            total += len(encode(row["prompt"])) + len(encode(row["completion"]))
+    return total
