@@ -129,9 +129,11 @@ def _counter(encoding_name: str | None) -> TokenCounter | None:
         return None
     counter = _counters.get(encoding_name)
     if counter is None:
-        from ftctl.tokens import get_encoding
+        from ftctl.tokens import get_encoding, word_counter
 
-        counter = TokenCounter(get_encoding(encoding_name).encode_ordinary)
+        counter = TokenCounter(
+            get_encoding(encoding_name).encode_ordinary, word_counter(encoding_name)
+        )
         _counters[encoding_name] = counter
     return counter
 
