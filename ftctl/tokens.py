@@ -111,6 +111,9 @@ class WordCounter:
     So in a text with no run of two spaces and no whitespace but single spaces before its last
     space, every space starts a piece, and `w0 w1 ... wn` is encoded as w0, " w1", ..., " wn"
     would be on their own: the count is the sum of theirs. Other texts are encoded whole.
+    "No whitespace but single spaces" is tested with str.isprintable(): every character of
+    Unicode's White_Space (what `\\s` matches) but the space is unprintable to Python, and any
+    other unprintable character only sends the text down the exact path.
     """
 
     MAX_WORD = 32  # longer words are encoded, not kept
