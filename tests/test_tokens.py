@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from tiktoken_ext import openai_public
 
-from ftctl.tokens import chat_tokens, encoding_name_for_model, get_encoding
+from ftctl.tokens import WordCounter, chat_tokens, encoding_name_for_model, get_encoding
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
@@ -59,3 +61,58 @@ def test_chat_tokens_is_the_cookbooks_count() -> None:
         for s in ("system", "You are terse.", "user", "Hi", "ann", "assistant", "Hello.")
     )
     assert chat_tokens(messages, encoding) == 3 * 3 + 1 + 3 + encoded
+
+
+_PIECES = [
+    *"aAbsdmtlLvreST'’\".,!?;:-_/#()[]<>|@&*+=%$^~`\\0123456789",
+    *[" "] * 10,
+    *["\n", "\r", "\t", "\x0b", "\x85", "\xa0", "\u2028", "\u3000", "\u200b"],
+    *"éÉßǅ東京あ한😀\u0301İı٣²Ⅻ",
+    "\ud800",
+    "<|endoftext|>",
+    "'s",
+    "'LL",
+    " '",
+]
+_WORDS = ["the", "The", "don't", "O'Brien", "a/b", "3.14", "2024", "café", "東京", "12345678"]
+_WORDS += ["...", "?!", "—", "hello,", "world.", "\n\n###\n\n", " ->", ".\n", " END", "\n"]
+
+
+def _texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+
+    def scramble(most: int) -> str:
+        return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, most)))
+
+    texts = []
+    for _ in range(count):
+        shape = rng.random()
+        if shape < 0.35:
+            texts.append(scramble(30))
+        else:
+            words = [
+                rng.choice(_WORDS) if rng.random() < 0.7 else scramble(4)
+                for _ in range(rng.randint(0, 14))
+            ]
+            lead = rng.choice(["", " ", "  "]) if rng.random() < 0.3 else ""
+            tail = rng.choice(["", "\n", " ", "  ", " END", "."])
+            texts.append(lead + " ".join(words) + tail)
+    return texts
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+@pytest.mark.parametrize("max_words", [WordCounter.MAX_WORDS, 8])
+def test_word_counter_equals_encode_ordinary(
+    name: str, max_words: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Word counts are reused only where tiktoken's split would cut there too; tiny tables also
+    # exercise the reset when a table fills up.
+    monkeypatch.setattr(WordCounter, "MAX_WORDS", max_words)
+    encoding = get_encoding(name)
+    counter = WordCounter(encoding)
+    mismatches = [
+        (text, counter(text), len(encoding.encode_ordinary(text)))
+        for text in _texts(seed=len(name) + max_words, count=6000)
+        if counter(text) != len(encoding.encode_ordinary(text))
+    ]
+    assert mismatches == []
