@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 from ftctl.errors import InputError
-from ftctl.prepare.readers import Row, Source, iter_rows
+from ftctl.prepare.readers import Row, Source, iter_rows, line_aligned_ranges
 
 PROMPT_SEPARATORS = (
     " ->",
@@ -397,19 +397,7 @@ def segments(src: Source, workers: int | None = None) -> tuple[list[Segment], in
         workers = int(env) if env.isdigit() else min(2, os.cpu_count() or 1)
         if size < PARALLEL_MIN_BYTES:
             workers = 1
-    ranges: list[Segment] = []
-    start = 0
-    with src.path.open("rb") as fh:
-        while start < size:
-            target = start + CHUNK_BYTES
-            if target >= size:
-                ranges.append((start, size))
-                break
-            fh.seek(target)
-            fh.readline()
-            end = fh.tell()
-            ranges.append((start, end))
-            start = end
+    ranges: list[Segment] = [*line_aligned_ranges(src.path, size, CHUNK_BYTES)]
     return (ranges or [(0, 0)]), max(1, workers)
 
 

@@ -328,3 +328,21 @@ def _iter_txt(path: Path) -> Iterator[tuple[int, Row]]:
                 yield number + 1, {"prompt": "", "completion": ""}
     except UnicodeDecodeError:
         raise InputError(path, "not UTF-8 text") from None
+
+
+def line_aligned_ranges(path: Path, size: int, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk_bytes` that start and end on line boundaries, for workers."""
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    with path.open("rb") as fh:
+        while start < size:
+            target = start + chunk_bytes
+            if target >= size:
+                ranges.append((start, size))
+                break
+            fh.seek(target)
+            fh.readline()
+            end = fh.tell()
+            ranges.append((start, end))
+            start = end
+    return ranges

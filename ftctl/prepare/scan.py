@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftctl.errors import InputError
+from ftctl.prepare.readers import line_aligned_ranges
 from ftctl.prepare.records import (
     Issue,
     TokenCounter,
@@ -104,23 +105,6 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
-def _boundaries(path: Path, size: int, chunk_bytes: int) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    start = 0
-    with path.open("rb") as fh:
-        while start < size:
-            target = start + chunk_bytes
-            if target >= size:
-                ranges.append((start, size))
-                break
-            fh.seek(target)
-            fh.readline()
-            end = fh.tell()
-            ranges.append((start, end))
-            start = end
-    return ranges
-
-
 _counters: dict[str, TokenCounter] = {}
 
 
@@ -206,7 +190,10 @@ def _chunk_results(
     chunk_bytes: int,
 ) -> Iterator[ChunkResult]:
     size = path.stat().st_size
-    jobs = [(str(path), a, b, fmt, encoding_name) for a, b in _boundaries(path, size, chunk_bytes)]
+    jobs = [
+        (str(path), a, b, fmt, encoding_name)
+        for a, b in line_aligned_ranges(path, size, chunk_bytes)
+    ]
     from ftctl.prepare.passes import run_parts
 
     # the encoder is built once, here; forked workers share its pages
