@@ -18,6 +18,7 @@ from ftctl.exit_codes import ExitCode
 from ftctl.models import check_not_retired
 
 if TYPE_CHECKING:
+    from ftctl.prepare import UploadCheck
     from ftctl.service.jobs import JobsService
 
 PollInterval = Annotated[
@@ -56,12 +57,18 @@ _MAX_PROBLEMS_SHOWN = 20
 
 
 def _check_local_file(
-    path: Path, model: str, role: str, n_epochs: int | None
-) -> dict[str, Any] | None:
-    """Refuse, before anything is uploaded, a file the service would reject."""
+    ref: str | None, model: str, flag: str, n_epochs: int | None
+) -> UploadCheck | None:
+    """Check a local training or validation file, refusing (before anything is uploaded) one the
+    service would reject. None when there is nothing to check: no file, or a `file-...` id."""
+    from ftctl.service.files import is_file_id
+
+    if ref is None or is_file_id(ref):
+        return None
+    path = Path(ref)
     if not path.is_file():
         raise InputError(
-            path, "no such file", hint=f"pass a local JSONL file or a file-... id to {role}"
+            path, "no such file", hint=f"pass a local JSONL file or a file-... id to {flag}"
         )
     from ftctl.prepare import check_training_file
 
@@ -77,24 +84,16 @@ def _check_local_file(
             f"{len(check.problems)} problem(s) the service would reject; nothing was uploaded",
             hint=f"run `ftctl prepare -f {path} -m {model}` for the full analysis",
         )
-    return {
-        "path": str(path),
-        "format": check.format,
-        "examples": check.examples,
-        "total_tokens": check.total_tokens,
-        "billed_tokens": check.billed_tokens,
-        "n_epochs": check.n_epochs,
-        "estimated_cost_usd": check.estimated_cost_usd,
-    }
+    return check
 
 
-def _confirm_cost(summary: dict[str, Any], yes: bool) -> None:
-    cost = summary["estimated_cost_usd"]
+def _confirm_cost(path: str, check: UploadCheck, yes: bool) -> None:
+    cost = check.estimated_cost_usd
     cost_text = "unknown (no price for this model)" if cost is None else f"${cost:,.2f}"
     _output.note(
-        f"{summary['path']}: {summary['examples']} {summary['format']} examples, "
-        f"{summary['total_tokens']:,} tokens; about {summary['billed_tokens']:,} billed tokens "
-        f"over {summary['n_epochs']} epochs, estimated cost {cost_text}"
+        f"{path}: {check.examples} {check.format} examples, "
+        f"{check.total_tokens:,} tokens; about {check.billed_tokens:,} billed tokens "
+        f"over {check.n_epochs} epochs, estimated cost {cost_text}"
     )
     if yes or not _output.stdin_is_tty():
         return
@@ -131,20 +130,6 @@ def _upload(path: Path) -> str:
     file_id = str(uploaded["id"])
     _output.note(f"Uploaded file from {path}: {file_id}")
     return file_id
-
-
-def _file_ref(
-    ref: str | None, model: str, role: str, checks: list[dict[str, Any]], n_epochs: int | None
-) -> str | None:
-    """A file id to send: ids pass through; local paths are checked now, uploaded later."""
-    from ftctl.service.files import is_file_id
-
-    if ref is None or is_file_id(ref):
-        return ref
-    summary = _check_local_file(Path(ref), model, role, n_epochs)
-    if summary is not None and role == "-t":
-        checks.append(summary)
-    return ref
 
 
 def create(
@@ -202,22 +187,18 @@ def create(
 
     check_not_retired(model)
     meta = _parse_metadata(metadata or [])
-    checks: list[dict[str, Any]] = []
-    train_ref = _file_ref(training_file, model, "-t", checks, n_epochs)
-    valid_ref = _file_ref(validation_file, model, "-v", checks, n_epochs)
-    for summary in checks:
-        _confirm_cost(summary, yes)
-
-    from ftctl.service.files import is_file_id
-
-    train_id = train_ref if is_file_id(train_ref or "") else _upload(Path(training_file))
-    valid_id = None
-    if valid_ref is not None:
-        valid_id = valid_ref if is_file_id(valid_ref) else _upload(Path(valid_ref))
+    train_check = _check_local_file(training_file, model, "-t", n_epochs)
+    valid_check = _check_local_file(validation_file, model, "-v", n_epochs)
+    if train_check is not None:
+        _confirm_cost(training_file, train_check, yes)
+    train_id = training_file if train_check is None else _upload(Path(training_file))
+    valid_id = validation_file
+    if validation_file is not None and valid_check is not None:
+        valid_id = _upload(Path(validation_file))
 
     request = JobRequest(
         model=model,
-        training_file=str(train_id),
+        training_file=train_id,
         validation_file=valid_id,
         suffix=suffix,
         hyperparameters=Hyperparameters(n_epochs, batch_size, learning_rate_multiplier),
