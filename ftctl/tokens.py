@@ -174,11 +174,6 @@ def encoding_for_model(model: str) -> tiktoken.Encoding:
     return get_encoding(encoding_name_for_model(model))
 
 
-def count_tokens(text: str, model: str) -> int:
-    """Tokens in text, special-token strings counted as ordinary text (as training data is)."""
-    return len(encoding_for_model(model).encode_ordinary(text))
-
-
 def chat_tokens(messages: Iterable[Mapping[str, Any]], encoding: tiktoken.Encoding) -> int:
     """The cookbook's count for chat messages: 3 tokens of framing per message, 1 more for a
     `name`, 3 to prime the reply; the role, name and text of the content are encoded."""

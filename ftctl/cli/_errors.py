@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 
@@ -155,8 +155,3 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code) from None
 
     return wrapper
-
-
-def run_guarded(func: Callable[[], Any]) -> None:
-    """For code outside a command (the root callback); same mapping."""
-    guarded(func)()

@@ -59,6 +59,3 @@ class FilesService:
                 purpose=purpose,  # type: ignore[arg-type]
             )
         return json_object(raw)
-
-    def retrieve(self, file_id: str) -> dict[str, Any]:
-        return json_object(self._client.files.with_raw_response.retrieve(file_id))

@@ -1,4 +1,4 @@
-"""Models: retrieve and delete (a tune's owner may delete it)."""
+"""Models: delete a tune (only its owner may)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ if TYPE_CHECKING:
 class ModelsService:
     def __init__(self, client: openai.OpenAI) -> None:
         self._client = client
-
-    def retrieve(self, model: str) -> dict[str, Any]:
-        return json_object(self._client.models.with_raw_response.retrieve(model))
 
     def delete(self, model: str) -> dict[str, Any]:
         return json_object(self._client.models.with_raw_response.delete(model))
