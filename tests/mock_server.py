@@ -6,7 +6,7 @@
         client = openai.OpenAI(base_url=base_url, api_key="sk-test")
 
 The server runs in a daemon thread and is always stopped on exit, even when the body raises.
-`mock_url` is the same thing as a pytest fixture (speed 1000, seed 0). `FakeClock` steps time by
+`FakeClock` steps time by
 hand (`clock=FakeClock()`, then `clock.advance(seconds)`), for tests that must see a job in a
 given state.
 """
@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import pytest
 
 from ftctl.mock.store import Limits
 
@@ -85,9 +83,3 @@ def running_mock(
             server.force_exit = True
             thread.join(STOP_TIMEOUT)
         sock.close()
-
-
-@pytest.fixture
-def mock_url() -> Iterator[str]:
-    with running_mock() as url:
-        yield url
