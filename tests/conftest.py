@@ -2,7 +2,7 @@
 
 - `env`: a recognizable fake API key, the real base URL, no org/project, no polling delay;
 - `api`: a strict respx router for https://api.openai.com/v1 with fixture helpers
-  (tests/respx_api.py);
+  (tests/support/respx_api.py);
 - `run_cli`: invoke `ftctl ...` in-process with Typer's CliRunner, stdout and stderr apart; every
   run is checked for the fake key in any output and for tracebacks without --debug.
 
@@ -13,19 +13,14 @@ injection.
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import respx
 from typer.testing import CliRunner, Result
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from respx_api import BASE_URL, FAKE_API_KEY, Api
-
-RunCli = Callable[..., Result]
+from tests.support.cli import RunCli
+from tests.support.respx_api import BASE_URL, FAKE_API_KEY, Api
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import httpx
-import openapi_check
 import pytest
-from conftest import RunCli
-from respx_api import Api, fixture_json, fixture_response, load_fixture, request_json
+
+from tests.support import openapi_check
+from tests.support.cli import RunCli
+from tests.support.respx_api import Api, fixture_json, fixture_response, load_fixture, request_json
 
 FT_DAVINCI = "ft:davinci-002:acme:sarcasm:9XyZaBcD"
 FT_CHAT = "ft:gpt-4o-mini-2024-07-18:acme:sarcasm:AbCdEf12"

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import httpx
-import openapi_check
 import pytest
-from conftest import RunCli
-from respx_api import Api, fixture_json, request_json, request_multipart
+
+from tests.support import openapi_check
+from tests.support.cli import RunCli
+from tests.support.respx_api import Api, fixture_json, request_json, request_multipart
 
 MODEL = "gpt-4o-mini-2024-07-18"
 TRAIN_ID = "file-Cbl1lel9YuFDEEYeJu0Kxyvq"

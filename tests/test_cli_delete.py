@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import RunCli
-from respx_api import Api, fixture_json
+
+from tests.support.cli import RunCli
+from tests.support.respx_api import Api, fixture_json
 
 FT_MODEL = "ft:gpt-4o-mini-2024-07-18:acme:sarcasm:AbCdEf12"
 MODEL_PATH = f"/models/{FT_MODEL}"

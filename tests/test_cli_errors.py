@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import RunCli
-from respx_api import BASE_URL, FAKE_API_KEY, Api, fixture_json, fixture_response
+
+from tests.support.cli import RunCli
+from tests.support.respx_api import BASE_URL, FAKE_API_KEY, Api, fixture_json, fixture_response
 
 JOB = "ftjob-abc123"
 JOB_PATH = f"/fine_tuning/jobs/{JOB}"

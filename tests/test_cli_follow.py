@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunCli
-from respx_api import Api, fixture_json
+
+from tests.support.cli import RunCli
+from tests.support.respx_api import Api, fixture_json
 
 JOB = "ftjob-abc123"
 JOB_PATH = f"/fine_tuning/jobs/{JOB}"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import RunCli
-from respx_api import Api, fixture_json
+
+from tests.support.cli import RunCli
+from tests.support.respx_api import Api, fixture_json
 
 JOB = "ftjob-abc123"
 JOB_PATH = f"/fine_tuning/jobs/{JOB}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import RunCli
-from respx_api import Api
 from rich.console import Console
 
 from ftctl.cli import _live, _output
+from tests.support.cli import RunCli
+from tests.support.respx_api import Api
 
 JOB = "ftjob-FO6z0rNnNUmHe4xiVOHC7TEk"
 EVENTS = f"/fine_tuning/jobs/{JOB}/events"

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import openapi_check
 import pytest
-from openapi_check import SpecMismatch
-from respx_api import FIXTURES, fixture_names, load_fixture
+
+from tests.support import openapi_check
+from tests.support.openapi_check import SpecMismatch
+from tests.support.respx_api import FIXTURES, fixture_names, load_fixture
 
 MANIFEST: dict[str, dict[str, Any]] = json.loads(
     (FIXTURES / "manifest.json").read_text(encoding="utf-8")

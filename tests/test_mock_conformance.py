@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from mock_server import FakeClock, running_mock
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.paths.exceptions import PathError
@@ -31,6 +30,7 @@ from openapi_schema_validator import OAS31Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from ftctl.mock.store import Limits
+from tests.support.mock_server import FakeClock, running_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "fixtures" / "openapi" / "openapi.json"

@@ -8,13 +8,13 @@ import json
 import httpx
 import openai
 import pytest
-from mock_server import FakeClock, running_mock
 
 from ftctl.mock.completions import closest, generate, learned_text
 from ftctl.mock.http import parse_multipart
 from ftctl.mock.training import Dataset, auto_batch_size, make_plan, results_csv
 from ftctl.models import default_epochs as auto_epochs
 from ftctl.tokens import encoding_for_model
+from tests.support.mock_server import FakeClock, running_mock
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from mock_server import FakeClock, running_mock
 
 from ftctl.mock.store import Limits
+from tests.support.mock_server import FakeClock, running_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = (ROOT / "fixtures" / "book" / "train_data_prepared.jsonl").read_bytes()

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from mock_server import FakeClock, running_mock
 
 from ftctl.tokens import encoding_for_model
+from tests.support.mock_server import FakeClock, running_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "fixtures" / "book" / "train_data_prepared.jsonl"

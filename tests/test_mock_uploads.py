@@ -8,9 +8,9 @@ import io
 import httpx
 import openai
 import pytest
-from mock_server import FakeClock, running_mock
 
 from ftctl.mock.store import Limits
+from tests.support.mock_server import FakeClock, running_mock
 
 
 def client(base_url: str) -> openai.OpenAI:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mock_server import FakeClock, running_mock
 from typer.testing import CliRunner, Result
+
+from tests.support.mock_server import FakeClock, running_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "fixtures" / "book"

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import respx
-from respx_api import (
+
+from tests.support.respx_api import (
     BASE_URL,
     Api,
     fixture_json,

@@ -38,7 +38,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "openapi" / "openapi.json"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "openapi" / "openapi.json"
 
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 

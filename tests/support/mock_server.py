@@ -1,6 +1,6 @@
 """Start the mock service in-process on an ephemeral loopback port, for tests.
 
-    from tests.mock_server import running_mock
+    from tests.support.mock_server import running_mock
 
     with running_mock(speed=1000, seed=7) as base_url:   # "http://127.0.0.1:PORT/v1"
         client = openai.OpenAI(base_url=base_url, api_key="sk-test")

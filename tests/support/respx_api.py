@@ -30,7 +30,7 @@ import httpx
 import respx
 from respx.models import AllMockedAssertionError
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 API_FIXTURES = FIXTURES / "api"
 BASE_URL = "https://api.openai.com/v1"
 FAKE_API_KEY = "sk-test-SECRET-123"
