@@ -9,7 +9,6 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
-from ftctl.cli._errors import guarded
 from ftctl.cli._options import JsonFlag
 from ftctl.errors import UsageError
 from ftctl.models import check_not_retired
@@ -31,7 +30,6 @@ def _read_prompt(positional: str | None, option: str | None) -> str:
     return prompt
 
 
-@guarded
 def complete(
     prompt_arg: Annotated[
         str | None,

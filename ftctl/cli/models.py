@@ -8,7 +8,6 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
-from ftctl.cli._errors import guarded
 from ftctl.cli._options import JsonFlag, YesFlag, pick
 from ftctl.errors import UsageError
 
@@ -24,7 +23,6 @@ ModelOpt = Annotated[
 ]
 
 
-@guarded
 def delete(
     model_arg: ModelArg = None,
     model: ModelOpt = None,
