@@ -6,8 +6,8 @@ imports pydantic (about 0.1 s), so `ftctl prepare --help` (the root options are 
 the subcommand sees `--help`) and a usage error such as `ftctl get` with no id paid for it. Values
 that need no coercion are passed through here: no value at all, a string for a plain `str`
 parameter, and a default already of its parameter's type (defaults are ours, not the user's).
-A plain decimal integer is converted and bounds-checked here too, with Typer's own messages. Everything else, every value
-that would be refused included, goes through Typer's coercion, so its messages are unchanged.
+A plain decimal integer is converted and bounds-checked here too, with Typer's own messages.
+Everything else goes through Typer's coercion, unchanged.
 """
 
 from __future__ import annotations
