@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -58,6 +58,11 @@ def echo(text: str = "", *, end: str = "\n") -> None:
     """Data for the user's pipe."""
     sys.stdout.write(text + end)
     sys.stdout.flush()
+
+
+def echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        echo(line)
 
 
 def note(text: str) -> None:

@@ -91,11 +91,7 @@ def complete(
         _stream(service, request, as_json=as_json)
         return
     response = service.create(request)
-    if as_json:
-        _output.emit_json(response)
-        return
-    for text in choice_texts(response):
-        _output.echo(text)
+    _output.show(response, as_json, lambda response: _output.echo_lines(choice_texts(response)))
 
 
 def _stream(service: CompletionsService, request: CompletionRequest, *, as_json: bool) -> None:

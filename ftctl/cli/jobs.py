@@ -25,43 +25,47 @@ def list_jobs(
     """List fine-tuning jobs, newest first."""
     service = jobs_service()
     page = service.list_all(page_size=limit) if all_pages else service.list_page(limit=limit)
-    if as_json:
-        _output.emit_json(page)
-        return
-    jobs = page.get("data") or []
-    if not jobs:
-        _output.note("No fine-tuning jobs yet: create one with `ftctl create -t FILE -m MODEL`.")
-        return
-    _render.print_jobs(jobs)
-    if page.get("has_more") and not all_pages:
-        _output.note(f"More jobs exist: pass --all, or --limit above {limit}.")
+
+    def render(page: dict[str, Any]) -> None:
+        jobs = page.get("data") or []
+        if not jobs:
+            _output.note(
+                "No fine-tuning jobs yet: create one with `ftctl create -t FILE -m MODEL`."
+            )
+            return
+        _render.print_jobs(jobs)
+        if page.get("has_more") and not all_pages:
+            _output.note(f"More jobs exist: pass --all, or --limit above {limit}.")
+
+    _output.show(page, as_json, render)
 
 
 def _show_job(job: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        _output.emit_json(job)
-    else:
-        _render.print_summary(_render.job_summary(job))
+    _output.show(job, as_json, lambda job: _render.print_summary(_render.job_summary(job)))
 
 
 def get(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Show one fine-tuning job."""
-    _show_job(jobs_service().retrieve(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().retrieve(the_id), as_json)
 
 
 def cancel(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Cancel a fine-tuning job that has not finished."""
-    _show_job(jobs_service().cancel(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().cancel(the_id), as_json)
 
 
 def pause(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Pause a running fine-tuning job (resume it later with `ftctl resume`)."""
-    _show_job(jobs_service().pause(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().pause(the_id), as_json)
 
 
 def resume(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Resume a paused fine-tuning job."""
-    _show_job(jobs_service().resume(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().resume(the_id), as_json)
 
 
 def events(
@@ -71,10 +75,12 @@ def events(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a job's most recent events, oldest first (the page object verbatim with --json)."""
-    page = jobs_service().events_page(pick(job_id_arg, job_id, "job id"), limit=limit)
-    if as_json:
-        _output.emit_json(page)
-        return
+    the_id = pick(job_id_arg, job_id, "job id")
+    page = jobs_service().events_page(the_id, limit=limit)
+    _output.show(page, as_json, _print_events)
+
+
+def _print_events(page: dict[str, Any]) -> None:
     for event in reversed(page.get("data") or []):
         line = _render.event_line(event)
         if event.get("type") == "metrics" and event.get("data"):
@@ -86,10 +92,12 @@ def checkpoints(
     job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False
 ) -> None:
     """List a job's checkpoints (each a model you can use like the final one)."""
-    page = jobs_service().checkpoints_page(pick(job_id_arg, job_id, "job id"))
-    if as_json:
-        _output.emit_json(page)
-        return
+    the_id = pick(job_id_arg, job_id, "job id")
+    page = jobs_service().checkpoints_page(the_id)
+    _output.show(page, as_json, _print_checkpoints)
+
+
+def _print_checkpoints(page: dict[str, Any]) -> None:
     for ckpt in page.get("data") or []:
         metrics = ckpt.get("metrics") or {}
         loss = metrics.get("train_loss")

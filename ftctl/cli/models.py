@@ -43,10 +43,7 @@ def delete(
             _output.note("Nothing deleted.")
             raise typer.Exit(0)  # declining is an answer, not an error (like `rm -i`)
     result = ModelsService(current().client()).delete(name)
-    if as_json:
-        _output.emit_json(result)
-    else:
-        _output.echo(f"Deleted {result.get('id', name)}")
+    _output.show(result, as_json, lambda result: _output.echo(f"Deleted {result.get('id', name)}"))
 
 
 def register(app: typer.Typer) -> None:
