@@ -260,13 +260,20 @@ def first_values(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def run_parts(
-    func: Callable[..., T], jobs: list[tuple[Any, ...]], workers: int, prime: Callable[[], Any]
+    func: Callable[..., T],
+    jobs: list[tuple[Any, ...]],
+    workers: int,
+    prime: Callable[[], Any],
+    meanwhile: Callable[[], Any] | None = None,
 ) -> Iterator[T]:
     """func(*job) for each job, in order: here, or in forked workers that share what prime()
-    loaded (the token encoder) with this process."""
+    loaded (the token encoder) with this process. meanwhile() runs here once the workers are
+    busy (work for a later pass, such as loading its encoder, done while this pass runs)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield func(*job)
+        if meanwhile is not None:
+            meanwhile()
         return
     import gc
     import multiprocessing
@@ -282,7 +289,10 @@ def run_parts(
     gc.freeze()
     try:
         with ctx.Pool(workers) as pool:
-            yield from pool.imap(_Star(func), jobs, chunksize=1)
+            results = pool.imap(_Star(func), jobs, chunksize=1)
+            if meanwhile is not None:
+                meanwhile()  # no fork happens while it runs: the workers exist already
+            yield from results
     finally:
         gc.unfreeze()
 

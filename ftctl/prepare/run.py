@@ -162,12 +162,12 @@ def _prompt_completion(source: Source, options: Options, talk: Conversation) -> 
     path = source.path
     talk.say("Analyzing...\n")
     size = path.stat().st_size
+    model = model_for(CHAT if options.to_chat else PROMPT_COMPLETION, options.model)
     with _progress(talk, f"Analyzing {path.name}", size) as update:
-        analysis = legacy.analyze(source, progress=update)
+        analysis = legacy.analyze(source, progress=update, preload=_preload(model, options))
     messages = legacy.messages_for_chat(analysis) if options.to_chat else analysis.messages
     for message in messages:
         talk.say(message)
-    model = model_for(CHAT if options.to_chat else PROMPT_COMPLETION, options.model)
     if analysis.error is not None:
         report = _unchecked_report(path, model, options, analysis.stats.examples)
         where = f"{shown_path(path)}: {analysis.error_field}" if analysis.error_field else path
@@ -179,6 +179,18 @@ def _prompt_completion(source: Source, options: Options, talk: Conversation) -> 
     if not _trains_on_prompt_completion(model):
         return _for_a_chat_model(analysis, model, options, messages)
     return _apply_fixes(analysis, model, options, talk)
+
+
+def _preload(model: str, options: Options) -> Callable[[], object] | None:
+    """Loading the encoder tokens will be counted with (about half a second), to run while the
+    first pass reads the file rather than after it."""
+    if not options.count_tokens:
+        return None
+    from ftctl.prepare import engine
+    from ftctl.tokens import encoding_name_for_model
+
+    encoding = encoding_name_for_model(model)
+    return lambda: engine.token_counter(encoding)
 
 
 def _trains_on_prompt_completion(model: str) -> bool:

@@ -11,6 +11,8 @@ the output (`fixes`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ftctl.prepare.legacy.checks import Action, Analysis, messages_for_chat, run_checks, shown
 from ftctl.prepare.legacy.fixes import Outcome, split_sizes, to_chat_rows, write_prepared
 from ftctl.prepare.legacy.gather import (
@@ -45,11 +47,15 @@ def _column(columns: dict[str, None], name: str) -> str:
 
 
 def analyze(
-    source: Source, workers: int | None = None, progress: Progress | None = None
+    source: Source,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    preload: Callable[[], object] | None = None,
 ) -> Analysis:
     """Run every check on source. Stops at the first fatal problem (Analysis.error), as the
-    legacy tool did; messages gathered until then are kept."""
-    stats = gather(source, "prompt", "completion", workers, progress)
+    legacy tool did; messages gathered until then are kept. preload() (loading the token
+    encoder the writing pass needs) runs while the first pass's workers read the file."""
+    stats = gather(source, "prompt", "completion", workers, progress, preload)
     prompt_key = _column(stats.columns, "prompt")
     completion_key = _column(stats.columns, "completion")
     if (prompt_key, completion_key) != ("prompt", "completion"):

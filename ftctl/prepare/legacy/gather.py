@@ -350,8 +350,9 @@ def gather(
     completion_key: str,
     workers: int | None = None,
     progress: Progress | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Stats:
-    """Pass 1 over the file, in workers for big JSON Lines files."""
+    """Pass 1 over the file, in workers for big JSON Lines files (meanwhile: see run_parts)."""
     found, n_workers = plan_segments(source, workers)
     stats = Stats(
         prompt_key=prompt_key, completion_key=completion_key, segments=found, workers=n_workers
@@ -361,7 +362,7 @@ def gather(
     line_offset = 0
     done = 0
     jobs = [(source, segment, prompt_key, completion_key) for segment in found]
-    parts = engine.run_parts(gather_segment, jobs, n_workers, lambda: None)
+    parts = engine.run_parts(gather_segment, jobs, n_workers, lambda: None, meanwhile)
     for segment in found:
         try:
             part = next(parts)
