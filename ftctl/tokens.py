@@ -128,6 +128,7 @@ class WordCounter:
         self._exact = exact
         self._first: dict[str, int] = {}  # w -> tokens of w, at the start of a text
         self._spaced: dict[str, int] = {}  # w -> tokens of " " + w
+        self._digit_groups: dict[str, int] = {}  # "0" .. "999" (and "00", "007", ...) -> tokens
 
     def __call__(self, text: str) -> int:
         cut = text.rfind(" ")
@@ -138,13 +139,31 @@ class WordCounter:
             head = words[0]
             n = self._first.get(head)
             if n is None:
-                n = self._learn(self._first, head, head)
+                # a leading number (an id, a count) is new in every text: its pieces are not
+                n = (
+                    self._digits(head)
+                    if head.isdigit() and head.isascii()
+                    else self._learn(self._first, head, head)
+                )
             try:
                 return n + sum(map(self._spaced.__getitem__, islice(words, 1, None)))
             except KeyError:
                 return n + self._fill(words)
         except UnicodeEncodeError:
             return len(self._exact(text))
+
+    def _digits(self, word: str) -> int:
+        """Tokens of a run of ASCII digits: both patterns cut it into pieces of three digits
+        from the left (`\\p{N}{1,3}`), each encoded on its own."""
+        groups = self._digit_groups
+        total = 0
+        for i in range(0, len(word), 3):
+            group = word[i : i + 3]
+            n = groups.get(group)
+            if n is None:
+                n = groups[group] = len(self._fast(group))  # at most 1,110 of them
+            total += n
+        return total
 
     def _learn(self, table: dict[str, int], word: str, piece: str) -> int:
         n = len(self._fast(piece))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import statistics
 from pathlib import Path
 
@@ -303,3 +305,52 @@ def test_parallel_legacy_passes_equal_serial(
     assert parallel == serial
     duplicates = serial[2]
     assert isinstance(duplicates, list) and len(duplicates) > 400  # rows repeat across chunks
+
+
+def test_one_worker_rule_for_every_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftctl.prepare import engine
+
+    big = engine.PARALLEL_MIN_BYTES
+    monkeypatch.delenv("FTCTL_WORKERS", raising=False)
+    assert engine.worker_count(big - 1) == 1
+    assert engine.worker_count(big) == min(2, os.cpu_count() or 1)
+    monkeypatch.setenv("FTCTL_WORKERS", "3")
+    assert engine.worker_count(big) == 3
+    assert engine.worker_count(big - 1) == 1  # small files are not worth a fork
+    assert engine.worker_count(10, requested=2) == 2
+    monkeypatch.setenv("FTCTL_WORKERS", "many")
+    assert engine.worker_count(big) == min(2, os.cpu_count() or 1)
+
+
+def test_segments_end_on_newlines_and_cover_the_file(tmp_path: Path) -> None:
+    from ftctl.prepare import engine
+
+    path = tmp_path / "lines.jsonl"
+    lines = [json.dumps({"prompt": "p" * (i % 97), "completion": "c"}) for i in range(500)]
+    path.write_text("\n".join(lines))  # no newline at the end
+    data = path.read_bytes()
+    found = engine.segments(path, 1000)
+    assert found[0][0] == 0 and found[-1][1] == len(data)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(found))
+    assert all(data[end - 1 : end] == b"\n" for _start, end in found[:-1])
+    values = list(engine.file_values(path))
+    assert [n for n, _ in values] == list(range(1, 501))
+    assert engine.segments(
+        tmp_path / "empty.jsonl" if (tmp_path / "empty.jsonl").touch() is None else path
+    ) == [(0, 0)]
+    assert engine.line_at(path, len(data) - 1) == 500
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_word_counter_counts_leading_numbers_exactly(name: str) -> None:
+    from ftctl.tokens import WordCounter
+
+    encoding = get_encoding(name)
+    counter = WordCounter(encoding)
+    texts = [
+        f"{number} Book summary é ->"
+        for digits in range(1, 14)
+        for number in ("1" * digits, "0" * digits, "9" * digits, str(10**digits + 7)[:digits])
+    ]
+    texts += ["٣٣٣ arabic-indic digits", "²³ superscripts", "12a3 mixed", "007 ids\n"]
+    assert [counter(t) for t in texts] == [len(encoding.encode_ordinary(t)) for t in texts]

@@ -163,6 +163,17 @@ def _byte_length(line: object) -> int:
     return len(line) if isinstance(line, bytes) else 0
 
 
+def bad_line(exc: ValueError | RecursionError) -> BadLine:
+    """What a line that json could not parse is (json's own message for bad JSON)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return BadLine("not UTF-8 text")
+    if isinstance(exc, NotJson):
+        return BadLine(str(exc))
+    if isinstance(exc, RecursionError):
+        return BadLine(too_deep())
+    return BadLine(f"not valid JSON ({exc.args[0]})")
+
+
 def _text_values(lines: list[str]) -> Iterator[tuple[int, object]]:
     """(line, value) of each non-blank line, parsed exactly as json.loads parses it: the C
     scanner json.loads runs, called directly; json.loads itself for a line the scanner does not
@@ -188,14 +199,8 @@ def _text_values(lines: list[str]) -> Iterator[tuple[int, object]]:
             if end < 0 or len(line.rstrip(_JSON_SPACE)) != end:
                 try:
                     obj = decode(line)
-                except NotJson as exc:
-                    yield number, BadLine(str(exc))
-                    continue
-                except ValueError as exc:
-                    yield number, BadLine(f"not valid JSON ({exc.args[0]})")
-                    continue
-                except RecursionError:
-                    yield number, BadLine(too_deep())
+                except (ValueError, RecursionError) as exc:
+                    yield number, bad_line(exc)
                     continue
         if len(line) > _SHALLOW_CHARS:
             deep = depth_problem(line)
@@ -212,17 +217,8 @@ def _byte_values(lines: list[bytes]) -> Iterator[tuple[int, object]]:
             continue
         try:
             obj = loads(raw, parse_constant=reject_constant)
-        except UnicodeDecodeError:
-            yield number, BadLine("not UTF-8 text")
-            continue
-        except NotJson as exc:
-            yield number, BadLine(str(exc))
-            continue
-        except ValueError as exc:
-            yield number, BadLine(f"not valid JSON ({exc.args[0]})")
-            continue
-        except RecursionError:
-            yield number, BadLine(too_deep())
+        except (ValueError, RecursionError) as exc:
+            yield number, bad_line(exc)
             continue
         deep = depth_problem(raw)
         if deep:

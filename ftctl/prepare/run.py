@@ -9,7 +9,7 @@ import json
 import shlex
 from array import array
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -108,22 +108,15 @@ def _check(path: Path, model: str, options: Options, talk: Conversation) -> Data
         )
 
 
+def _ignore(_done: int) -> None:
+    return None
+
+
 def _progress(talk: Conversation, label: str, size: int) -> AbstractContextManager[Update]:
+    """The caller's progress bar, for files big enough to need one."""
     if size < PROGRESS_MIN_BYTES:
-        return _no_progress()
+        return nullcontext(_ignore)
     return talk.progress(label, size)
-
-
-class _NoProgress(AbstractContextManager[Update]):
-    def __enter__(self) -> Update:
-        return lambda _done: None
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
-
-
-def _no_progress() -> AbstractContextManager[Update]:
-    return _NoProgress()
 
 
 def _next_create(files: list[Path], report: DataReport) -> list[str]:
