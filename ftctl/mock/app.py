@@ -671,7 +671,7 @@ class _Api:
                 param="method.type",
                 code="invalid_value",
             )
-        if kind == "reinforcement" or (kind == "dpo" and not base.dpo):
+        if kind not in base.methods:
             raise bad_request(
                 f"Model {base.id} does not support the '{kind}' fine-tuning method.",
                 param="method.type",

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftctl.models import (
+    model_facts,
+    models_offering,
+    offers_method,
+    uses_completions_endpoint,
+)
 from ftctl.prepare.records import CHAT, PREFERENCE, PROMPT_COMPLETION
 from ftctl.prepare.scan import Progress, ScanResult, scan_jsonl
 from ftctl.prepare.stats import (
@@ -20,27 +26,28 @@ from ftctl.prepare.stats import (
 from ftctl.pricing import estimate_cost, price_per_1m
 from ftctl.tokens import encoding_name_for_model
 
-COMPLETION_MODELS = ("davinci-002", "babbage-002")
-PREFERENCE_MODELS = ("gpt-4o", "gpt-4.1")
-
-
-def _base(model: str) -> str:
-    return model.split(":", 2)[1] if model.startswith("ft:") else model
-
 
 def format_problem(fmt: str, model: str) -> str | None:
-    """Why model cannot train on fmt data, or None when it can."""
-    base = _base(model)
-    completion_model = base.startswith(COMPLETION_MODELS)
+    """Why model cannot train on fmt data, or None when it can (the facts: ftctl.models)."""
+    facts = model_facts(model)
+    if facts is not None and facts.retired:
+        return f"{model} is retired; its current equivalent is {facts.successor}"
+    if facts is not None and not facts.methods:
+        return f"{model} cannot be fine-tuned"
+    completion_model = uses_completions_endpoint(model)
     if fmt == PROMPT_COMPLETION and not completion_model:
         return (
-            f"prompt/completion data trains only {' and '.join(COMPLETION_MODELS)}, "
-            f"not {model}; convert it with `ftctl prepare --to-chat`"
+            f"prompt/completion data trains only "
+            f"{' and '.join(models_offering('supervised', 'completions'))}, not {model}; "
+            "convert it with `ftctl prepare --to-chat`"
         )
     if fmt in (CHAT, PREFERENCE) and completion_model:
         return f"{model} trains on prompt/completion data, not {fmt} data"
-    if fmt == PREFERENCE and not base.startswith(PREFERENCE_MODELS):
-        return f"preference (DPO) data needs a gpt-4o or gpt-4.1 model, not {model}"
+    if fmt == PREFERENCE and not offers_method(model, "dpo"):
+        return (
+            f"preference (DPO) data needs a model that offers dpo "
+            f"({', '.join(models_offering('dpo'))}), not {model}"
+        )
     return None
 
 
