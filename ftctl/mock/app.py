@@ -576,7 +576,13 @@ class _Api:
         job_id = self.store.new_id("ftjob-")
         short = self.store.new_id("", 8)
         result_id = self.store.new_id("file-")
-        kind: Kind = "dpo" if method_type == "dpo" else ("chat" if base.chat else "completion")
+        kind: Kind = (
+            "dpo"
+            if method_type == "dpo"
+            else "reinforcement"
+            if method_type == "reinforcement"
+            else ("chat" if base.chat else "completion")
+        )
         train: Dataset | None = None
         failure: tuple[str, str] | None = None
         valid: Dataset | None = None
