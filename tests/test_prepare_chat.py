@@ -167,7 +167,13 @@ def test_preference_data() -> None:
         "invalid_preference_input": 1,
     }
     code, data = report(str(DATA / "dpo_ok.jsonl"), "-m", "gpt-3.5-turbo")
-    assert data["errors"] == {"wrong_format_for_model": 1}
+    assert code == 2
+    assert data["errors"] == {"method_not_offered": 1}
+    assert data["problems"][0].endswith(
+        ": preference data trains with the dpo method, which gpt-3.5-turbo does not offer; "
+        "dpo runs on gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14, gpt-4.1-nano-2025-04-14, "
+        "gpt-4o-2024-08-06, gpt-4o-mini-2024-07-18 [method_not_offered]"
+    )
 
 
 def test_examples_over_the_limit_are_counted_and_billed_at_the_limit(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_prepare_reports_what_the_service_billed(model: str) -> None:
     assert data["tokens"]["total"] == BILLED // 10
     if model == "gpt-3.5-turbo-0613":  # the job's own model is retired: costed, then refused
         assert result.exit_code == 2
-        assert data["errors"] == {"wrong_format_for_model": 1}
+        assert data["errors"] == {"model_not_tunable": 1}
         assert (
             "gpt-3.5-turbo-0613 is retired; its current equivalent is gpt-3.5-turbo-0125"
             in (data["problems"][0])

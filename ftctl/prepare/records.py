@@ -73,6 +73,9 @@ CATEGORIES: dict[str, str] = {
     "empty_completion": "`completion` is empty",
     "too_few_examples": "the service needs at least 10 examples",
     "wrong_format_for_model": "the model does not train on this data format",
+    "model_not_tunable": "the model is retired or cannot be fine-tuned",
+    "method_not_offered": "the model does not offer the data's method (supervised, dpo, ...)",
+    "wrong_method_for_data": "the method asked for is not the one the data trains with",
 }
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
