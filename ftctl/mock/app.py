@@ -73,6 +73,7 @@ JOB_KEYS = frozenset(
 HP_KEYS = {
     "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
     "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
+    "reinforcement": (),
 }
 
 
