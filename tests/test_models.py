@@ -21,8 +21,6 @@ from ftctl.models import (
     training_limit,
     uses_completions_endpoint,
 )
-from tests.support.cli import RunCli
-from tests.support.respx_api import Api
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,21 +186,3 @@ def test_mock_catalog_agrees_with_the_table() -> None:
     tunable = {f.name for f in MODEL_FACTS.values() if f.fine_tunable}
     assert tunable <= set(BASE_MODELS)
     assert not [b for b in BASE_MODELS.values() if b.facts.retired]
-
-
-@pytest.mark.parametrize(
-    ("name", "successor"),
-    [
-        ("text-davinci-002", "gpt-3.5-turbo-instruct"),
-        ("code-davinci-002", "gpt-3.5-turbo-instruct"),
-    ],
-)
-def test_complete_refuses_a_retired_completion_model_before_sending(
-    run_cli: RunCli, api: Api, name: str, successor: str
-) -> None:
-    """Older tutorials call text-davinci-002; ftctl names its equivalent and sends nothing."""
-    result = run_cli("complete", "-m", name, "Once upon a time")
-    assert result.exit_code == 2
-    assert f"model '{name}' is retired; its current equivalent is '{successor}'" in result.stderr
-    assert f"use -m {successor} to sample" in result.stderr
-    assert not api.router.calls
