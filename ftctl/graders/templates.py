@@ -120,7 +120,7 @@ def template_strings(grader: Mapping[str, Any], prefix: str = "") -> Iterator[tu
         if isinstance(messages, list):
             for number, message in enumerate(messages):
                 if isinstance(message, Mapping):
-                    yield from _content_strings(
+                    yield from content_strings(
                         message.get("content"), f"{prefix}input[{number}].content"
                     )
     elif kind == "multi":
@@ -144,7 +144,8 @@ def multi_subgraders(grader: Mapping[str, Any]) -> list[tuple[str, Mapping[str, 
     return [(str(key), sub) for key, sub in graders.items() if isinstance(sub, Mapping)]
 
 
-def _content_strings(content: object, field: str) -> Iterator[tuple[str, str]]:
+def content_strings(content: object, field: str) -> Iterator[tuple[str, str]]:
+    """(field, string) for the template-bearing strings of one model-grader message's content."""
     if isinstance(content, str):
         yield field, content
     elif isinstance(content, Mapping):
@@ -157,7 +158,7 @@ def _content_strings(content: object, field: str) -> Iterator[tuple[str, str]]:
             yield f"{field}.input_audio.data", audio["data"]
     elif isinstance(content, list):
         for number, part in enumerate(content):
-            yield from _content_strings(part, f"{field}[{number}]")
+            yield from content_strings(part, f"{field}[{number}]")
 
 
 def template_references(grader: Mapping[str, Any]) -> list[Reference]:
