@@ -118,7 +118,7 @@ def run_grader(
     """
     started = time.perf_counter()
     namespace = sample_namespace(sample) if isinstance(sample, str) else dict(sample)
-    run = _run(grader, dict(item or {}), namespace, python_runner or run_python_grader)
+    run = _run(grader, _Inputs(dict(item or {}), namespace, python_runner or run_python_grader))
     total = sum(counts["total_tokens"] for counts in run.usage.values())
     return {
         "reward": run.reward,
@@ -136,29 +136,32 @@ def run_grader(
     }
 
 
-def _run(
-    grader: Mapping[str, Any],
-    item: dict[str, Any],
-    sample: dict[str, Any],
-    python_runner: PythonRunner,
-) -> _Run:
+@dataclass(frozen=True)
+class _Inputs:
+    """What every grader of one run reads: the item, the sample namespace, the python runner."""
+
+    item: dict[str, Any]
+    sample: dict[str, Any]
+    python_runner: PythonRunner
+
+
+def _run(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     kind = grader.get("type")
     if kind == "string_check":
-        return _string_check(grader, item, sample)
+        return _string_check(grader, inputs)
     if kind == "text_similarity":
-        return _text_similarity(grader, item, sample)
+        return _text_similarity(grader, inputs)
     if kind in {"score_model", "label_model"}:
-        return _model_stand_in(grader, item, sample)
+        return _model_stand_in(grader, inputs)
     if kind == "python":
-        return _python(grader, item, sample, python_runner)
+        return _python(grader, inputs)
     if kind == "multi":
-        return _multi(grader, item, sample, python_runner)
+        return _multi(grader, inputs)
     return _Run().fail("other_error")
 
 
-def _render_pair(
-    grader: Mapping[str, Any], item: dict[str, Any], sample: dict[str, Any]
-) -> tuple[str, str]:
+def _render_pair(grader: Mapping[str, Any], inputs: _Inputs) -> tuple[str, str]:
+    item, sample = inputs.item, inputs.sample
     text = render(str(grader["input"]), item=item, sample=sample, field="input")
     reference = render(str(grader["reference"]), item=item, sample=sample, field="reference")
     return text, reference
@@ -177,20 +180,18 @@ def check_strings(operation: str, text: str, reference: str) -> bool:
     raise ValueError(f"unknown operation {operation!r}")
 
 
-def _string_check(grader: Mapping[str, Any], item: dict[str, Any], sample: dict[str, Any]) -> _Run:
+def _string_check(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     try:
-        text, reference = _render_pair(grader, item, sample)
+        text, reference = _render_pair(grader, inputs)
     except TemplateError:
         return _Run().fail("invalid_variable_error")
     passed = check_strings(str(grader["operation"]), text, reference)
     return _Run(reward=1.0 if passed else 0.0)
 
 
-def _text_similarity(
-    grader: Mapping[str, Any], item: dict[str, Any], sample: dict[str, Any]
-) -> _Run:
+def _text_similarity(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     try:
-        text, reference = _render_pair(grader, item, sample)
+        text, reference = _render_pair(grader, inputs)
     except TemplateError:
         return _Run().fail("invalid_variable_error")
     return _Run(reward=similarity(str(grader["evaluation_metric"]), text, reference))
@@ -212,9 +213,8 @@ def stand_in_similarity(answer: str, reference: str | None) -> float:
     return float(fuzz.ratio(_normalise(answer), _normalise(reference))) / 100.0
 
 
-def _model_stand_in(
-    grader: Mapping[str, Any], item: dict[str, Any], sample: dict[str, Any]
-) -> _Run:
+def _model_stand_in(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
+    item, sample = inputs.item, inputs.sample
     namespaces = {"item": item, "sample": sample}
     messages: list[dict[str, str]] = []
     item_values: list[str] = []
@@ -270,13 +270,8 @@ def _token_usage(model: str, messages: list[dict[str, str]], reply: str) -> dict
     }
 
 
-def _python(
-    grader: Mapping[str, Any],
-    item: dict[str, Any],
-    sample: dict[str, Any],
-    python_runner: PythonRunner,
-) -> _Run:
-    outcome = python_runner(str(grader["source"]), sample, item)
+def _python(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
+    outcome = inputs.python_runner(str(grader["source"]), inputs.sample, inputs.item)
     if outcome.server_error is not None:
         return _Run().fail(
             "python_grader_server_error", "python_grader_server_error_type", outcome.server_error
@@ -288,15 +283,10 @@ def _python(
     return _Run(reward=outcome.score)
 
 
-def _multi(
-    grader: Mapping[str, Any],
-    item: dict[str, Any],
-    sample: dict[str, Any],
-    python_runner: PythonRunner,
-) -> _Run:
+def _multi(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     run = _Run()
     for name, sub in multi_subgraders(grader):
-        result = _run(sub, item, sample, python_runner)
+        result = _run(sub, inputs)
         run.sub_rewards[name] = result.reward
         run.absorb(result)
         run.sampled_model = run.sampled_model or result.sampled_model

@@ -227,21 +227,28 @@ def _check_python(body: Mapping[str, Any], param: str) -> None:
         )
 
 
-def _check_model_input(body: Mapping[str, Any], param: str) -> None:
-    _string(body, "model", param)
-    where = f"{param}.input"
-    if body.get("input") is None:
+def _array(body: Mapping[str, Any], key: str, param: str) -> list[Any]:
+    """The required, non-empty array `body[key]`, or the service's error for it."""
+    where = f"{param}.{key}"
+    if body.get(key) is None:
         raise missing(where)
-    messages = body["input"]
-    if not isinstance(messages, list):
-        raise invalid_type(where, "an array", messages)
-    if not messages:
+    values = body[key]
+    if not isinstance(values, list):
+        raise invalid_type(where, "an array", values)
+    if not values:
         raise GraderError(
             f"Invalid '{where}': empty array. Expected an array with minimum length 1, "
             "but got an empty array instead.",
             param=where,
             code="empty_array",
         )
+    return values
+
+
+def _check_model_input(body: Mapping[str, Any], param: str) -> None:
+    _string(body, "model", param)
+    where = f"{param}.input"
+    messages = _array(body, "input", param)
     for number, message in enumerate(messages):
         at = f"{where}[{number}]"
         item = _object(message, at)
@@ -354,18 +361,7 @@ def _check_score_model(body: Mapping[str, Any], param: str) -> None:
 
 def _string_list(body: Mapping[str, Any], key: str, param: str) -> list[str]:
     where = f"{param}.{key}"
-    if body.get(key) is None:
-        raise missing(where)
-    values = body[key]
-    if not isinstance(values, list):
-        raise invalid_type(where, "an array", values)
-    if not values:
-        raise GraderError(
-            f"Invalid '{where}': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param=where,
-            code="empty_array",
-        )
+    values = _array(body, key, param)
     for number, value in enumerate(values):
         if not isinstance(value, str):
             raise invalid_type(f"{where}[{number}]", "a string", value)
