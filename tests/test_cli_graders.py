@@ -103,7 +103,7 @@ def test_run_prints_the_reward_and_sends_item_and_sample(
         "graders", "run", str(grader_file), "--item", '{"answer": "Paris"}', "--sample", "Paris"
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout == "reward: 1\n"
+    assert result.stdout == "reward: 1.0\n"
     assert request_json(api.request("POST", RUN)) == {
         "grader": EXACT,
         "model_sample": "Paris",
@@ -127,7 +127,7 @@ def test_run_reads_item_and_sample_from_files(
         f"@{tmp_path / 'sample.txt'}",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout == "reward: 0\n"
+    assert result.stdout == "reward: 0.0\n"
     sent = request_json(api.request("POST", RUN))
     assert sent["model_sample"] == "Lyon"  # the file's final newline is not part of the sample
     assert sent["item"] == {"answer": "Paris"}
@@ -138,7 +138,7 @@ def test_run_without_item_sends_none(run_cli: RunCli, api: Api, grader_file: Pat
     result = run_cli("graders", "run", str(grader_file), "--sample", "Paris")
     assert "item" not in request_json(api.request("POST", RUN))
     assert result.exit_code == 1
-    assert result.stdout == "reward: 0\n"
+    assert result.stdout == "reward: 0.0\n"
     assert "the grader reported invalid_variable_error" in result.stderr
     assert "give --item every {{item.*}} field" in result.stderr
 
@@ -147,7 +147,7 @@ def test_run_prints_sub_rewards(run_cli: RunCli, api: Api, grader_file: Path) ->
     api.route_fixture("POST", RUN, "graders/run_multi")
     result = run_cli("graders", "run", str(grader_file), "--sample", "Pariss", "--item", "{}")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "reward: 0.454545\n  exact  0\n  close  0.909091\n"
+    assert result.stdout == "reward: 0.454545\n  exact  0.0\n  close  0.909091\n"
 
 
 def test_run_json_prints_the_api_object_verbatim(
@@ -204,5 +204,5 @@ def test_with_the_mock_run_gives_one_for_a_match_and_zero_for_a_wrong_sample(
     item = '{"answer": "Paris"}'
     right = mock_cli("graders", "run", str(grader_file), "--item", item, "--sample", "Paris")
     wrong = mock_cli("graders", "run", str(grader_file), "--item", item, "--sample", "Lyon")
-    assert (right.exit_code, right.stdout) == (0, "reward: 1\n")
-    assert (wrong.exit_code, wrong.stdout) == (0, "reward: 0\n")
+    assert (right.exit_code, right.stdout) == (0, "reward: 1.0\n")
+    assert (wrong.exit_code, wrong.stdout) == (0, "reward: 0.0\n")

@@ -100,3 +100,19 @@ def test_sample_namespace_for_text() -> None:
     assert sample["output_text"] == "Paris"
     assert sample["output_json"] is None
     assert sample["choices"][0]["message"] == {"role": "assistant", "content": "Paris"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{" + " " * 200_000,
+        "{{" * 100_000,
+        ("{{" + " " * 50) * 5000,
+        "{{ item." + "a." * 50_000 + "b }}",
+    ],
+)
+@pytest.mark.timeout(10)  # a backtracking pattern would take hours on these
+def test_long_hostile_templates_do_not_hang_the_reader(template: str) -> None:
+    grader = {"type": "string_check", "input": template, "reference": "x", "operation": "eq"}
+    references = template_references(grader)
+    assert len(references) == (1 if template.endswith("}}") else 0)

@@ -137,7 +137,11 @@ def _details(result: dict[str, Any]) -> str:
 
 
 def _number(value: object) -> str:
-    return f"{value:g}" if isinstance(value, int | float) else str(value)
+    """A reward to 6 significant digits, always with a decimal point: 1.0, 0.454545."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    text = f"{value:.6g}"
+    return text if any(c in text for c in ".einf") else f"{text}.0"
 
 
 def _render_run(result: dict[str, Any]) -> None:

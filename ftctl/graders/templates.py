@@ -21,8 +21,9 @@ from typing import Any
 NAMESPACES = ("item", "sample")
 SAMPLE_FIELDS = frozenset({"output_text", "output_json", "output_tools", "choices", "output_audio"})
 
-# `{{ ... }}` with anything but braces inside; what is inside is parsed by _parse_path.
-_TEMPLATE_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# `{{ ... }}` with anything but braces inside (stripped and parsed by parse_reference). No
+# lazy quantifier beside `\s*`: that pair backtracks quadratically on a long unclosed `{{   `.
+_TEMPLATE_RE = re.compile(r"\{\{([^{}]*)\}\}")
 # One path step: `.key` or `[index]` or `["key"]`.
 _STEP_RE = re.compile(r"""\.([^.\[\]\s]+)|\[(\d+)\]|\[\s*["']([^"']*)["']\s*\]""")
 _HEAD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -96,7 +97,7 @@ def parse_reference(inner: str, *, field: str, text: str) -> Reference:
 def string_references(template: str, *, field: str) -> list[Reference]:
     """Every reference in one grader string, in order. Raises TemplateError on a bad one."""
     return [
-        parse_reference(match.group(1), field=field, text=match.group(0))
+        parse_reference(match.group(1).strip(), field=field, text=match.group(0))
         for match in _TEMPLATE_RE.finditer(template)
     ]
 
@@ -256,7 +257,7 @@ def render(
     namespaces: dict[str, Mapping[str, Any]] = {"item": item, "sample": sample}
 
     def substitute(match: re.Match[str]) -> str:
-        ref = parse_reference(match.group(1), field=field, text=match.group(0))
+        ref = parse_reference(match.group(1).strip(), field=field, text=match.group(0))
         value = lookup(namespaces[ref.namespace], ref.path)
         if value is _MISSING:
             raise TemplateError(
