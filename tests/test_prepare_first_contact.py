@@ -56,7 +56,7 @@ def test_prompt_completion_for_a_chat_model_points_to_to_chat_and_it_works(
     converted = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert converted.exit_code == 0, converted.output
     chat = tmp_path / "train_data_chat.jsonl"
-    assert f"> ftctl create -t {chat} -m {CHAT_MODEL}" in converted.stdout
+    assert f'> ftctl create -t "{chat}" -m {CHAT_MODEL}' in converted.stdout
 
 
 def test_one_json_shape_and_one_exit_rule(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_one_json_shape_and_one_exit_rule(tmp_path: Path) -> None:
     assert len({tuple(keys) for keys in shapes.values()}) == 1, shapes
     wrong = json.loads(run("--json", "-m", CHAT_MODEL, str(data)).stdout)
     assert wrong["errors"] == {"wrong_format_for_model": 1}
-    assert wrong["next"] == [f"ftctl prepare -f {data} --to-chat -m {CHAT_MODEL}"]
+    assert wrong["next"] == [f'ftctl prepare -f "{data}" --to-chat -m {CHAT_MODEL}']
 
 
 def test_outputs_are_created_with_the_umask(tmp_path: Path) -> None:

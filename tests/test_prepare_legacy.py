@@ -52,7 +52,7 @@ def test_book_walkthrough_is_byte_identical(tmp_path: Path) -> None:
         "- [Recommended] Add a whitespace character to the beginning of the completion [Y/n]: Y",
         "Your data will be written to a new JSONL file. Proceed [Y/n]: Y",
         "Wrote modified file to `",
-        "> ftctl create -t ",
+        '> ftctl create -t "',
         "remember that your prompt has to end with the indicator string ` ->`",
         'Make sure to include `stop=["."]`',
     ]
@@ -71,7 +71,7 @@ def test_a_second_run_refuses_to_overwrite_and_names_the_command(tmp_path: Path)
     again = run("-q", str(data))
     assert again.exit_code == 2
     assert f"Error: {out}: the output file exists already" in again.stderr
-    assert f"ftctl prepare -f {data} --force" in again.stderr
+    assert f'ftctl prepare -f "{data}" --force' in again.stderr
     assert out.read_text() == "the user's edits\n"  # nothing lost
     assert prepared(tmp_path) == ["train_data_prepared.jsonl"]  # no `(1)` copies pile up
     forced = run("-q", "-f", str(data), "--force")
@@ -82,7 +82,7 @@ def test_a_second_run_refuses_to_overwrite_and_names_the_command(tmp_path: Path)
     result = run("-q", "-f", str(data), "-o", str(elsewhere))
     assert result.exit_code == 0, result.output
     assert elsewhere.read_bytes() == out.read_bytes()
-    assert f"> ftctl create -t {elsewhere} -m davinci-002" in result.stdout
+    assert f'> ftctl create -t "{elsewhere}" -m davinci-002' in result.stdout
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
 
 
@@ -206,7 +206,7 @@ def test_ready_data_writes_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "No remediations found." in result.stdout
     assert "You can use your file for fine-tuning:" in result.stdout
-    assert f"> ftctl create -t {data} -m davinci-002" in result.stdout
+    assert f'> ftctl create -t "{data}" -m davinci-002' in result.stdout
     assert prepared(tmp_path) == []
 
 

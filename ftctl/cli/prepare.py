@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini-2024-07-18"  # ftctl.prepare.run's (not imported for --help)
 DEFAULT_COMPLETION_MODEL = "davinci-002"
+DEFAULT_REINFORCEMENT_MODEL = "o4-mini-2025-04-16"
 
 PREPARE_HELP = """Check training data before anything is uploaded or paid for.
 
@@ -39,15 +40,20 @@ replaced only with --force. When nothing needs changing no file is written. The 
 modified. Prompt/completion data trains davinci-002 and babbage-002 only: for today's chat models,
 --to-chat converts it (<name>_chat.jsonl) and checks the result as chat data.
 
-Chat and preference (DPO) JSONL is checked as the service checks it, with an error count per
-category and the first lines of each, exact offline token counts with the model's encoding,
-examples over the model's training limit, epochs, billed tokens and the estimated cost.
+Chat, preference (DPO) and, with --grader, reinforcement JSONL is checked as the service checks
+it (each reinforcement line also against every {{{{item.x}}}} the grader reads), with an error
+count per category and the first lines of each, exact offline token counts with the model's
+encoding, examples over the model's training limit, epochs, billed tokens and the estimated cost.
 
 Questions ([Y/n], on stderr; asked again until the answer is y, n or empty for yes) are asked on
 a terminal only. Without a terminal on stdin ftctl
 answers as -q does (every recommendation accepted) and says so on stderr; --json implies -q. A
 script never hangs.
 
+Tokens of a chat example are the ones the service bills: 3 per message plus its encoded strings
+(1 more for a `name`), plus 1 per example; the cookbook's count adds 3 per example to prime a
+reply, which a training example already holds (the one billed job on record, 10 examples x 10
+epochs, was billed 5,070: this count). Preference examples count input and both outputs.
 Epochs follow the cookbook's heuristic (3; more under 34 examples, fewer over 8,333; 1-25);
 billed tokens = epochs x sum(min(limit, tokens)). Prices: a dated table in ftctl (USD per 1M
 training tokens, as published in {date}); point FTCTL_PRICES at a JSON file such as
@@ -288,7 +294,7 @@ def _finish(result: PrepareResult, talk: Talk, as_json: bool) -> None:
     hint = (
         f"next: `{result.next_commands[0]}`"
         if result.next_commands
-        else "fix the lines above, then run `ftctl prepare` again"
+        else "fix the lines above, then run the same command again"
     )
     if len(problems) == 1 and not result.reached_report:
         raise RejectedData(problems[0], hint=hint)
@@ -379,6 +385,17 @@ def prepare(
         bool,
         typer.Option("--force", help="Replace output files that exist already."),
     ] = False,
+    grader: Annotated[
+        Path | None,
+        typer.Option(
+            "--grader",
+            metavar="FILE",
+            help="A grader (JSON) for reinforcement data: each line must end with a user turn "
+            "and hold every {{item.x}} the grader reads [default model: "
+            f"{DEFAULT_REINFORCEMENT_MODEL}].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: ReportJsonFlag = False,
 ) -> None:
     from ftctl.prepare.run import Options
@@ -396,7 +413,8 @@ def prepare(
         raise UsageError("--system goes with --to-chat")
     prices = load_overrides()
     if price is not None:
-        for name in [model] if model else [DEFAULT_CHAT_MODEL, DEFAULT_COMPLETION_MODEL]:
+        defaults = [DEFAULT_CHAT_MODEL, DEFAULT_COMPLETION_MODEL, DEFAULT_REINFORCEMENT_MODEL]
+        for name in [model] if model else defaults:
             prices[name] = price
     talk = Talk(
         interactive=_output.stdin_is_tty() and not quiet and not as_json,
@@ -412,6 +430,7 @@ def prepare(
         output=output,
         force=force,
         count_tokens=not no_tokens,
+        grader=grader,
     )
     _finish(prepare_file(path, options, talk), talk, as_json)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported where used: `prepare --help` loads none of them
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini-2024-07-18"
 DEFAULT_COMPLETION_MODEL = "davinci-002"
+DEFAULT_REINFORCEMENT_MODEL = "o4-mini-2025-04-16"
 PROGRESS_MIN_BYTES = 16 << 20
 
 Update = Callable[[int], None]  # bytes done
@@ -50,6 +51,7 @@ class Options:
     output: Path | None = None
     force: bool = False
     count_tokens: bool = True
+    grader: Path | None = None  # reinforcement data, checked against this grader
     command: str = "ftctl prepare"  # how the user ran it, for the commands suggested
 
 
@@ -64,15 +66,23 @@ def model_for(fmt: str, model: str | None) -> str:
 
 
 def command_line(*words: str | Path) -> str:
-    """A shell command of words, quoted where needed, control characters escaped."""
-    return " ".join(shlex.quote(shown_path(w)) if isinstance(w, Path) else w for w in words)
+    """A shell command of words: paths in double quotes (single quotes when they hold a
+    character the shell expands there), control characters escaped."""
+    return " ".join(_quoted(shown_path(w)) if isinstance(w, Path) else w for w in words)
 
 
-def create_command(files: list[Path], model: str) -> str:
+def _quoted(path: str) -> str:
+    return shlex.quote(path) if any(c in path for c in '"$`\\!') else f'"{path}"'
+
+
+def create_command(files: list[Path], model: str, grader: Path | None = None) -> str:
     words: list[str | Path] = ["ftctl", "create", "-t", files[0]]
     if len(files) > 1:
         words += ["-v", files[1]]
-    return command_line(*words, "-m", model)
+    words += ["-m", model]
+    if grader is not None:
+        words += ["--grader", grader]
+    return command_line(*words)
 
 
 def prepare(path: Path, options: Options, talk: Conversation) -> PrepareResult:
@@ -82,19 +92,26 @@ def prepare(path: Path, options: Options, talk: Conversation) -> PrepareResult:
 
     source = open_source(path)
     fmt = detect_format(path) if source.layout == "lines" else None
-    if fmt in (CHAT, PREFERENCE):
+    reinforcement = options.grader is not None and source.layout == "lines"
+    if fmt in (CHAT, PREFERENCE) or reinforcement:
         if options.to_chat:
             raise UsageError(
                 f"{shown_path(path)}: this is {fmt} data already; --to-chat is for "
                 "prompt/completion data"
             )
-        report = _check(path, model_for(fmt, options.model), options, talk)
-        return PrepareResult(file=path, report=report, next_commands=_next_create([path], report))
+        model = options.model or (DEFAULT_REINFORCEMENT_MODEL if reinforcement else None)
+        report = _check(path, model_for(fmt or CHAT, model), options, talk, options.grader)
+        return PrepareResult(
+            file=path, report=report, next_commands=_next_create([path], report, options.grader)
+        )
     return _prompt_completion(source, options, talk)
 
 
-def _check(path: Path, model: str, options: Options, talk: Conversation) -> DataReport:
-    """The service's checks and the token count of a JSONL training file."""
+def _check(
+    path: Path, model: str, options: Options, talk: Conversation, grader: Path | None = None
+) -> DataReport:
+    """The service's checks and the token count of a JSONL training file (with a grader: as
+    reinforcement data)."""
     from ftctl.prepare.report import analyze_jsonl
 
     size = path.stat().st_size
@@ -105,6 +122,7 @@ def _check(path: Path, model: str, options: Options, talk: Conversation) -> Data
             prices=options.prices,
             progress=lambda done, _total: update(done),
             count_tokens=options.count_tokens,
+            grader=grader,
         )
 
 
@@ -119,8 +137,8 @@ def _progress(talk: Conversation, label: str, size: int) -> AbstractContextManag
     return talk.progress(label, size)
 
 
-def _next_create(files: list[Path], report: DataReport) -> list[str]:
-    return [create_command(files, report.model)] if report.usable else []
+def _next_create(files: list[Path], report: DataReport, grader: Path | None = None) -> list[str]:
+    return [create_command(files, report.model, grader)] if report.usable else []
 
 
 def _summary(analysis: Analysis, messages: list[str], applied: set[str]) -> LegacySummary:
@@ -169,8 +187,9 @@ def _prompt_completion(source: Source, options: Options, talk: Conversation) -> 
         return result.with_problem(analysis.error_category, f"{where}: {analysis.error}")
     if options.to_chat:
         return _convert_to_chat(analysis, options, talk, messages)
-    if not _trains_on_prompt_completion(model):
-        return _for_a_chat_model(analysis, model, options, messages)
+    refused = _model_problem(model)
+    if refused is not None:
+        return _wrong_model(analysis, model, options, messages, refused)
     return _apply_fixes(analysis, model, options, talk)
 
 
@@ -186,31 +205,33 @@ def _preload(model: str, options: Options) -> Callable[[], object] | None:
     return lambda: engine.token_counter(encoding)
 
 
-def _trains_on_prompt_completion(model: str) -> bool:
-    from ftctl.models import uses_completions_endpoint
+def _model_problem(model: str) -> tuple[str, str] | None:
+    from ftctl.prepare.report import model_problem
 
-    return uses_completions_endpoint(model)
+    return model_problem(PROMPT_COMPLETION, model)
 
 
-def _for_a_chat_model(
-    analysis: Analysis, model: str, options: Options, messages: list[str]
+def _wrong_model(
+    analysis: Analysis,
+    model: str,
+    options: Options,
+    messages: list[str],
+    refused: tuple[str, str],
 ) -> PrepareResult:
-    """Prompt/completion data for a model that trains on chat data: nothing is written, and the
-    next step is the conversion."""
-    from ftctl.prepare.report import format_problem
-
+    """Prompt/completion data for a model that cannot train on it: nothing is written. For a
+    chat model the next step is the conversion (--to-chat)."""
+    category, why = refused
     path = analysis.source.path
     report = _unchecked_report(path, model, options, analysis.stats.examples)
     convert = command_line(options.command, "-f", path, "--to-chat", "-m", model)
-    problem = format_problem(PROMPT_COMPLETION, model) or f"{model} trains on chat data"
     result = PrepareResult(
         file=path,
         report=report,
         legacy=_summary(analysis, messages, set()),
-        next_commands=[convert],
+        next_commands=[convert] if category == "wrong_format_for_model" else [],
         reached_report=False,
     )
-    return result.with_problem("wrong_format_for_model", f"{shown_path(path)}: {problem}")
+    return result.with_problem(category, f"{shown_path(path)}: {why}")
 
 
 def _targets(analysis: Analysis, options: Options, split: bool, tag: str) -> list[Path]:
