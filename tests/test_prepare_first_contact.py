@@ -33,7 +33,7 @@ def book(tmp_path: Path) -> Path:
 
 def next_command(text: str) -> list[str]:
     """The command of the `next: ` hint on stderr, as argv after `ftctl`."""
-    hint = text.split("next: `", 1)[1].split("`", 1)[0]
+    hint = text.split("next: run `", 1)[1].split("`", 1)[0]
     argv = shlex.split(hint)
     assert argv[0] == "ftctl"
     return argv[1:]

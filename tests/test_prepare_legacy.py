@@ -73,6 +73,7 @@ def test_a_second_run_refuses_to_overwrite_and_names_the_command(tmp_path: Path)
     assert f"Error: {out}: the output file exists already" in again.stderr
     assert f'ftctl prepare -f "{data}" --force' in again.stderr
     assert out.read_text() == "the user's edits\n"  # nothing lost
+    assert "[Y/n]" not in again.output  # refused before a single question
     assert prepared(tmp_path) == ["train_data_prepared.jsonl"]  # no `(1)` copies pile up
     forced = run("-q", "-f", str(data), "--force")
     assert forced.exit_code == 0, forced.output

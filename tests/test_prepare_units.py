@@ -312,6 +312,7 @@ def test_one_worker_rule_for_every_pass(monkeypatch: pytest.MonkeyPatch) -> None
 
     big = engine.PARALLEL_MIN_BYTES
     monkeypatch.delenv("FTCTL_WORKERS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     assert engine.worker_count(big - 1) == 1
     assert engine.worker_count(big) == min(2, os.cpu_count() or 1)
     monkeypatch.setenv("FTCTL_WORKERS", "3")
@@ -320,6 +321,11 @@ def test_one_worker_rule_for_every_pass(monkeypatch: pytest.MonkeyPatch) -> None
     assert engine.worker_count(10, requested=2) == 2
     monkeypatch.setenv("FTCTL_WORKERS", "many")
     assert engine.worker_count(big) == min(2, os.cpu_count() or 1)
+    busy = float(os.cpu_count() or 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (busy, busy, busy))
+    assert engine.worker_count(big) == 1  # every core busy: a second process only costs
+    monkeypatch.setenv("FTCTL_WORKERS", "2")
+    assert engine.worker_count(big) == 2  # unless asked for
 
 
 def test_segments_end_on_newlines_and_cover_the_file(tmp_path: Path) -> None:

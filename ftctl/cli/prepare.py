@@ -61,8 +61,8 @@ training tokens, as published in {date}); point FTCTL_PRICES at a JSON file such
 
 Files are streamed, never loaded: chat data needs the same memory however big the file is;
 prompt/completion data keeps a fingerprint per row (about 150 bytes) to spot duplicates. JSON Lines
-files over 8 MB are read by two worker processes (FTCTL_WORKERS=N to change), with a progress bar
-on a terminal.
+files over 8 MB are read by two worker processes (one when the load average says every core is
+busy; FTCTL_WORKERS=N to choose), with a progress bar on a terminal.
 
 Files are read with bounds: a line over 64 MiB, nesting over 128 levels, and NaN/Infinity (not
 JSON) are refused with the file and line. --json prints one object whatever the data (the checked
@@ -292,7 +292,7 @@ def _finish(result: PrepareResult, talk: Talk, as_json: bool) -> None:
         return
     problems = result.report.problems
     hint = (
-        f"next: `{result.next_commands[0]}`"
+        f"run `{result.next_commands[0]}`"
         if result.next_commands
         else "fix the lines above, then run the same command again"
     )

@@ -222,6 +222,11 @@ def _wrong_model(
     chat model the next step is the conversion (--to-chat)."""
     category, why = refused
     path = analysis.source.path
+    if category == "wrong_format_for_model":  # the next step is named in full below
+        from ftctl.models import models_offering
+
+        trains = " and ".join(models_offering("supervised", "completions"))
+        why = f"prompt/completion data trains only {trains}, not {model}"
     report = _unchecked_report(path, model, options, analysis.stats.examples)
     convert = command_line(options.command, "-f", path, "--to-chat", "-m", model)
     result = PrepareResult(
@@ -266,6 +271,10 @@ def _apply_fixes(
 
     source = analysis.source
     path = source.path
+    must_convert = source.layout == "array"  # the service takes JSON Lines only
+    if analysis.task != legacy.CLASSIFICATION and (analysis.actions or must_convert):
+        # refused before any question is asked (a classification split decides the names later)
+        _refuse_existing(_targets(analysis, options, False, "_prepared"), options, path)
     talk.say(
         "\nBased on the analysis we will perform the following actions:"
         if analysis.actions
@@ -281,7 +290,6 @@ def _apply_fixes(
     split = analysis.task == legacy.CLASSIFICATION and talk.ask(
         "- [Recommended] Would you like to split into training and validation set? [Y/n]: "
     )
-    must_convert = source.layout == "array"  # the service takes JSON Lines only
     outcome: Outcome | None = None
     if accepted or must_convert or split:
         targets = _targets(analysis, options, split, "_prepared")

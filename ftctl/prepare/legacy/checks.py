@@ -274,6 +274,17 @@ def needs_suffix_repeats(analysis: Analysis) -> bool:
     )
 
 
+def _common_suffix_message(texts: str, suffix: str, shorter: str, repeated: str) -> str:
+    """The legacy message for a suffix all texts share (too long: a shorter one suggested)."""
+    text = f"- All {texts} end with suffix `{shown(suffix)}`"
+    if len(suffix) > LONG_SUFFIX:
+        text += (
+            ". This suffix seems very long. Consider replacing with a shorter suffix, "
+            f"such as `{shown(shorter)}`"
+        )
+    return text + repeated
+
+
 def check_prompt_separator(analysis: Analysis) -> None:
     stats = analysis.stats
     if analysis.task == OPEN_ENDED:
@@ -296,19 +307,13 @@ def check_prompt_separator(analysis: Analysis) -> None:
         analysis.fail("identical_prompts", message, "prompt")
         return
     if suffix:
-        text = f"- All prompts end with suffix `{shown(suffix)}`"
-        if len(suffix) > LONG_SUFFIX:
-            text += (
-                ". This suffix seems very long. Consider replacing with a shorter suffix, "
-                f"such as `{shown(suggestion)}`"
-            )
-        if stats.prompt_suffix_repeated:
-            text += (
-                f"\n  WARNING: Some of your prompts contain the suffix `{suffix}` more than "
-                "once. We strongly suggest that you review your prompts and add a unique "
-                "suffix"
-            )
-        analysis.say(text)
+        warning = (
+            f"\n  WARNING: Some of your prompts contain the suffix `{suffix}` more than "
+            "once. We strongly suggest that you review your prompts and add a unique "
+            "suffix"
+        )
+        repeated = warning if stats.prompt_suffix_repeated else ""
+        analysis.say(_common_suffix_message("prompts", suffix, suggestion, repeated))
     else:
         analysis.say(
             "- Your data does not contain a common separator at the end of your prompts. "
@@ -368,19 +373,13 @@ def check_completion_ending(analysis: Analysis) -> None:
             break
     analysis.completion_ending = ending
     if suffix:
-        text = f"- All completions end with suffix `{shown(suffix)}`"
-        if len(suffix) > LONG_SUFFIX:
-            text += (
-                ". This suffix seems very long. Consider replacing with a shorter suffix, "
-                f"such as `{shown(ending)}`"
-            )
-        if stats.completion_suffix_repeated:
-            text += (
-                f"\n  WARNING: Some of your completions contain the suffix `{suffix}` more "
-                "than once. We suggest that you review your completions and add a unique "
-                "ending"
-            )
-        analysis.say(text)
+        warning = (
+            f"\n  WARNING: Some of your completions contain the suffix `{suffix}` more "
+            "than once. We suggest that you review your completions and add a unique "
+            "ending"
+        )
+        repeated = warning if stats.completion_suffix_repeated else ""
+        analysis.say(_common_suffix_message("completions", suffix, ending, repeated))
     else:
         analysis.say(
             "- Your data does not contain a common ending at the end of your completions. "
