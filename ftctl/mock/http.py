@@ -1,24 +1,34 @@
 """Request plumbing shared by the routes: the envelope every response goes through (request id,
-the service's headers, the bearer-key check, one log line), error responses, body parsing."""
+the service's headers, the bearer-key check, one log line), the route wrapper every handler is
+registered with (clock read once, body parsed and checked), error responses, paging helpers."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ftctl.mock.errors import NO_KEY_MESSAGE, APIError, bad_request, check_int_range
-from ftctl.mock.store import Store
+from ftctl.mock import errors
+from ftctl.mock.errors import APIError
+
+if TYPE_CHECKING:
+    from ftctl.mock.store import Limits, Store
 
 log = logging.getLogger("ftctl.mock")
 
 OPENAI_VERSION = "2020-10-01"
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 30  # larger integers are refused before Python turns them into numbers
 
 
 def error_response(exc: APIError) -> JSONResponse:
@@ -57,9 +67,7 @@ class Envelope:
         scheme, _, key = auth.partition(" ")
         try:
             if scheme.lower() != "bearer" or not key.strip():
-                await error_response(APIError(401, NO_KEY_MESSAGE))(
-                    scope, receive, send_with_headers
-                )
+                await error_response(errors.no_api_key())(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
@@ -78,19 +86,125 @@ class Envelope:
             )
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+# -- the route wrapper --------------------------------------------------------------------------
+@dataclass
+class Call:
+    """One request as a handler sees it: the store, the clock read once, the parsed body."""
+
+    request: Request
+    store: Store
+    now: float
+    body: dict[str, Any] = field(default_factory=dict)
+    form: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> dict[str, Any]:
+        return self.request.path_params
+
+    @property
+    def query(self) -> QueryParams:
+        return self.request.query_params
+
+    def query_int(self, name: str, default: int, low: int, high: int) -> int:
+        return query_int(self.query, name, default, low, high)
+
+
+Handler = Callable[[Call], Awaitable[Response | dict[str, Any]]]
+BodyKind = Literal["none", "json", "form"]
+
+
+@dataclass(frozen=True)
+class FormLimit:
+    """How big a multipart body may be: the store's limit, named for the 413's `param`."""
+
+    param: str
+    limit: Callable[[Limits], int]
+
+
+def endpoint(
+    method: str,
+    path: str,
+    handler: Handler,
+    *,
+    body: BodyKind = "none",
+    form_limit: FormLimit | None = None,
+) -> Route:
+    """Register `handler`: the body is read and checked first, then the clock is read once (which
+    also brings finished jobs' outputs into being), then the handler runs; a dict it returns is
+    sent as JSON."""
+
+    async def run(request: Request) -> Response:
+        store: Store = request.app.state.store
+        call = Call(request=request, store=store, now=0.0)
+        if body == "json":
+            call.body = await json_body(request)
+        elif body == "form":
+            assert form_limit is not None
+            limit = form_limit.limit(store.limits)
+            check_body_size(request, limit, form_limit.param)
+            call.form = parse_multipart(
+                request.headers.get("content-type", ""), await request.body()
+            )
+            for _, data in call.form.values():
+                if len(data) > limit:
+                    raise errors.too_large(limit, form_limit.param)
+        call.now = store.sync()
+        result = await handler(call)
+        return result if isinstance(result, Response) else JSONResponse(result)
+
+    return Route(path, run, methods=[method])
+
+
+# -- bodies -------------------------------------------------------------------------------------
+class _AbsurdInteger:
+    """An integer literal too long to be a real value; refused by `check_json` with its param."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int | _AbsurdInteger:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return _AbsurdInteger(text)
+    return int(text)
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a JSON body; RecursionError and over-long integers become 400s, not crashes."""
     try:
-        body = json.loads(raw or b"{}")
+        return json.loads(raw, parse_int=_parse_int)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise bad_request(
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but "
-            "what was sent was not valid JSON. If you have trouble figuring out how to fix this, "
-            "please contact us through our help center at help.openai.com.)"
-        ) from None
+        raise errors.invalid_json() from None
+    except RecursionError:
+        raise errors.too_deep(MAX_JSON_DEPTH) from None
+
+
+def check_json(value: Any) -> None:
+    """Refuse what no parameter can hold, naming where it is: non-finite numbers, absurd integers,
+    nesting deeper than MAX_JSON_DEPTH. Iterative, so depth costs no stack."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise errors.too_deep(MAX_JSON_DEPTH)
+        if isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((child, f"{where}.{key}" if where else str(key), depth + 1))
+        elif isinstance(item, list):
+            for i, child in enumerate(item):
+                stack.append((child, f"{where}[{i}]", depth + 1))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise errors.not_finite(where)
+        elif isinstance(item, _AbsurdInteger):
+            shown = f"{item.digits[:12]}... ({len(item.digits.lstrip('-'))} digits)"
+            raise errors.integer_above(where, 2**63 - 1, shown)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    body = parse_json(await request.body() or b"{}")
     if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
+        raise errors.body_not_object()
+    check_json(body)
     return body
 
 
@@ -99,18 +213,7 @@ def check_body_size(request: Request, limit: int, param: str) -> None:
     length = request.headers.get("content-length")
     # Multipart framing adds a few hundred bytes around the file itself.
     if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
-        raise too_large(limit, param)
-
-
-def too_large(limit: int, param: str) -> APIError:
-    mb = limit / (1024 * 1024)
-    size = f"{mb:.0f} MB" if mb >= 1 else f"{limit} bytes"
-    return APIError(
-        413,
-        f"File is too large. The maximum size is {size}.",
-        param=param,
-        code="file_too_large",
-    )
+        raise errors.too_large(limit, param)
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
@@ -121,7 +224,7 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | Non
         if name.lower() == "boundary":
             boundary = value.strip('"')
     if not content_type.lower().startswith("multipart/form-data") or not boundary:
-        raise bad_request("The request must be multipart/form-data.")
+        raise errors.not_multipart()
     fields: dict[str, tuple[str | None, bytes]] = {}
     delimiter = b"--" + boundary.encode("latin-1")
     for raw in body.split(delimiter)[1:]:
@@ -149,17 +252,18 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | Non
     return fields
 
 
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
+# -- query strings and pages --------------------------------------------------------------------
+def query_int(query: QueryParams, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
     if raw is None:
         return default
+    if len(raw) > MAX_INT_DIGITS:
+        raise errors.query_not_integer(name)
     try:
         value = int(raw)
     except ValueError:
-        raise APIError(
-            400, f"Invalid '{name}': expected an integer.", param=name, code="invalid_type"
-        ) from None
-    return check_int_range(name, value, low, high)
+        raise errors.query_not_integer(name) from None
+    return errors.check_int_range(name, value, low, high)
 
 
 def page(
@@ -172,7 +276,3 @@ def page(
         start = ids.index(after) + 1 if after in ids else len(items)
     chunk = items[start : start + limit]
     return chunk, start + limit < len(items)
-
-
-def empty(status: int = 200) -> Response:
-    return Response(status_code=status)
