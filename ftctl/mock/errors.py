@@ -290,8 +290,8 @@ def key_too_long(param: str, key: str, high: int) -> APIError:
 def token_out_of_range(param: str, token: int, vocabulary: int) -> APIError:
     return invalid_value(
         param,
-        f"Invalid '{param}': token id {token} is out of range; this model's vocabulary has "
-        f"ids 0 to {vocabulary - 1}.",
+        f"Invalid '{param}': token id {token} is not in this model's vocabulary "
+        f"(ids 0 to {vocabulary - 1}).",
     )
 
 

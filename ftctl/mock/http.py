@@ -4,6 +4,7 @@ registered with (clock read once, body parsed and checked), error responses, pag
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -109,7 +111,8 @@ class Call:
         return query_int(self.query, name, default, low, high)
 
 
-Handler = Callable[[Call], Awaitable[Response | dict[str, Any]]]
+Result = Response | dict[str, Any]
+Handler = Callable[[Call], Awaitable[Result]] | Callable[[Call], Result]
 BodyKind = Literal["none", "json", "form"]
 
 
@@ -131,7 +134,9 @@ def endpoint(
 ) -> Route:
     """Register `handler`: the body is read and checked first, then the clock is read once (which
     also brings finished jobs' outputs into being), then the handler runs; a dict it returns is
-    sent as JSON."""
+    sent as JSON. A plain (not async) handler runs on a worker thread: that is for work that
+    takes long (generating text), so it never holds up other requests."""
+    threaded = not inspect.iscoroutinefunction(handler)
 
     async def run(request: Request) -> Response:
         store: Store = request.app.state.store
@@ -149,7 +154,10 @@ def endpoint(
                 if len(data) > limit:
                     raise errors.too_large(limit, form_limit.param)
         call.now = store.sync()
-        result = await handler(call)
+        if threaded:
+            result = await run_in_threadpool(handler, call)
+        else:
+            result = await handler(call)  # type: ignore[misc]
         return result if isinstance(result, Response) else JSONResponse(result)
 
     return Route(path, run, methods=[method])

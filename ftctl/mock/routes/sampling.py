@@ -10,9 +10,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ftctl.mock import completions as gen
 from ftctl.mock import errors, params
-from ftctl.mock.catalog import snapshot_of
+from ftctl.mock.catalog import BaseModel, snapshot_of
 from ftctl.mock.http import Call, endpoint
 from ftctl.mock.records import digest
+from ftctl.models import training_limit
 from ftctl.tokens import chat_tokens
 
 
@@ -26,7 +27,7 @@ def _common(body: dict[str, Any]) -> tuple[int, list[str], bool, bool]:
     return n, stop, stream, include_usage
 
 
-async def completion(call: Call) -> Response:
+def completion(call: Call) -> Response:
     body, now = call.body, call.now
     name = params.required_string(body, "model")
     base, tuned = call.store.sampling_model(name, now)
@@ -39,7 +40,7 @@ async def completion(call: Call) -> Response:
     enc = encoding_for_model(base.id)
     prompts = _prompts(body["prompt"], enc)
     max_tokens = body.get("max_tokens")
-    max_tokens = 16 if max_tokens is None else params.integer("max_tokens", max_tokens, 0, 1 << 20)
+    max_tokens = 16 if max_tokens is None else _max_tokens("max_tokens", max_tokens, 0, base)
     n, stop, stream, include_usage = _common(body)
     echo = bool(body.get("echo") or False)
     choices: list[tuple[str, str]] = []
@@ -99,7 +100,7 @@ async def completion(call: Call) -> Response:
     return _sse(chunks())
 
 
-async def chat_completion(call: Call) -> Response:
+def chat_completion(call: Call) -> Response:
     body, now = call.body, call.now
     name = params.required_string(body, "model")
     base, tuned = call.store.sampling_model(name, now)
@@ -117,7 +118,7 @@ async def chat_completion(call: Call) -> Response:
 
     enc = encoding_for_model(base.id)
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    max_tokens = None if limit is None else params.integer("max_tokens", limit, 1, 1 << 20)
+    max_tokens = None if limit is None else _max_tokens("max_tokens", limit, 1, base)
     n, stop, stream, include_usage = _common(body)
     user = ""
     for message in reversed(messages):
@@ -228,6 +229,33 @@ def _short(call: Call) -> str:
     return digest(f"{call.store.seed}:{request_id}", 29)
 
 
+def _max_tokens(name: str, value: object, low: int, base: BaseModel) -> int:
+    """A completion budget, capped at the model's context so generation cost stays bounded."""
+    high = training_limit(base.id)
+    if isinstance(value, int) and not isinstance(value, bool) and value > high:
+        raise errors.max_tokens_too_large(name, value, high)
+    return params.integer(name, value, low, high)
+
+
+def _decode(enc: Any, tokens: list[int]) -> str:
+    for token in tokens:
+        if token < 0 or token >= enc.n_vocab:
+            raise errors.token_out_of_range("prompt", token, enc.n_vocab)
+    try:
+        return str(enc.decode(tokens))
+    except (KeyError, ValueError, OverflowError):  # an id in one of the vocabulary's gaps
+        bad = next(t for t in tokens if not _known(enc, t))
+        raise errors.token_out_of_range("prompt", bad, enc.n_vocab) from None
+
+
+def _known(enc: Any, token: int) -> bool:
+    try:
+        enc.decode_single_token_bytes(token)
+    except (KeyError, ValueError, OverflowError):
+        return False
+    return True
+
+
 def _prompts(raw: object, enc: Any) -> list[str]:
     """`prompt` as the API takes it: a string, strings, token ids, or lists of token ids."""
     if isinstance(raw, str):
@@ -236,9 +264,9 @@ def _prompts(raw: object, enc: Any) -> list[str]:
         if all(isinstance(p, str) for p in raw):
             return [str(p) for p in raw]
         if all(isinstance(t, int) and not isinstance(t, bool) for t in raw):
-            return [enc.decode(raw)]
+            return [_decode(enc, raw)]
         if all(isinstance(p, list) and all(isinstance(t, int) for t in p) for p in raw):
-            return [enc.decode(p) for p in raw]
+            return [_decode(enc, p) for p in raw]
     raise errors.invalid_type("prompt", "a string, an array of strings or an array of tokens", raw)
 
 
