@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,10 +17,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ftctl.mock import errors
 from ftctl.mock.errors import APIError
-from ftctl.mock.http import Envelope, error_response
+from ftctl.mock.http import RAW_SEND, Envelope, Faults, error_response
 from ftctl.mock.routes import files, jobs, models, sampling, uploads
 from ftctl.mock.store import Limits, Store
 
@@ -30,17 +32,35 @@ def routes() -> list[Route]:
     return [route for module in _ROUTE_MODULES for route in module.ROUTES]
 
 
+class MockApp(Starlette):
+    """Starlette, plus the server's own `send` in the scope: dropping a connection on purpose
+    (fault injection) needs the connection, which middleware never sees."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[RAW_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     speed: float = 1.0,
     seed: int = 0,
     org: str = "org-mock",
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
-) -> Starlette:
-    """A fresh service with its own state. `clock` is injectable so tests can step time."""
+    *,
+    state: Path | None = None,
+    salt: str = "",
+    faults: Faults | None = None,
+    api_key: str | None = None,
+) -> MockApp:
+    """A fresh service. `clock` is injectable so tests can step time; `state` is a directory to
+    keep everything in across restarts; `salt` is mixed into ids (see `Store`); `faults` injects
+    failures; `api_key`, when given, is the only key accepted."""
     if speed <= 0:
         raise ValueError("speed must be positive")
-    store = Store(speed=speed, seed=seed, org=org, clock=clock, limits=limits)
+    store = Store(
+        speed=speed, seed=seed, org=org, clock=clock, limits=limits, state=state, salt=salt
+    )
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, APIError)
@@ -56,9 +76,9 @@ def create_app(
     async def on_crash(request: Request, exc: Exception) -> Response:
         return error_response(errors.server_error())
 
-    app = Starlette(
+    app = MockApp(
         routes=routes(),
-        middleware=[Middleware(Envelope, store=store)],
+        middleware=[Middleware(Envelope, store=store, faults=faults, api_key=api_key)],
         exception_handlers={
             APIError: on_api_error,
             HTTPException: on_http_error,

@@ -4,15 +4,23 @@ registered with (clock read once, body parsed and checked), error responses, pag
 
 from __future__ import annotations
 
+import asyncio
+import fnmatch
+import hmac
 import inspect
 import json
 import logging
 import math
+import random
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.requests import Request
@@ -37,12 +45,44 @@ def error_response(exc: APIError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
-class Envelope:
-    """Pure ASGI middleware, so streamed bodies pass through untouched."""
+@dataclass(frozen=True)
+class Faults:
+    """Injected failures, for demos and for testing clients against an unreliable service.
 
-    def __init__(self, app: ASGIApp, store: Store) -> None:
+    fail_rate: share of requests answered at once with a 429 (with Retry-After), 500 or 503,
+    before anything is done. drop_rate: share of requests that are carried out, and then the
+    connection is dropped before the answer. routes: fnmatch patterns over "METHOD /path" or
+    "/path" (empty: every route). The draws come from `seed`, in request order."""
+
+    fail_rate: float = 0.0
+    drop_rate: float = 0.0
+    routes: tuple[str, ...] = ()
+    seed: int = 0
+
+    def applies(self, method: str, path: str) -> bool:
+        if not self.routes:
+            return True
+        return any(
+            fnmatch.fnmatchcase(f"{method} {path}", p) or fnmatch.fnmatchcase(path, p)
+            for p in self.routes
+        )
+
+
+RAW_SEND = "ftctl.raw_send"  # scope key: the server's own `send`, which knows the connection
+
+
+class Envelope:
+    """Pure ASGI middleware, so streamed bodies pass through untouched: the request id and the
+    service's headers on every answer, the key check, injected faults, one log line."""
+
+    def __init__(
+        self, app: ASGIApp, store: Store, faults: Faults | None, api_key: str | None
+    ) -> None:
         self.app = app
         self.store = store
+        self.faults = faults
+        self._fault_rng = random.Random(f"faults:{faults.seed}") if faults else None
+        self.api_key = api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,11 +105,13 @@ class Envelope:
                 headers["openai-processing-ms"] = str(elapsed)
             await send(message)
 
-        auth = Headers(scope=scope).get("authorization", "")
-        scheme, _, key = auth.partition(" ")
         try:
-            if scheme.lower() != "bearer" or not key.strip():
-                await error_response(errors.no_api_key())(scope, receive, send_with_headers)
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await error_response(refusal)(scope, receive, send_with_headers)
+            elif self._drop(scope):
+                status = 0  # logged as dropped
+                await self._run_and_drop(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
@@ -78,14 +120,55 @@ class Envelope:
             query = scope.get("query_string", b"").decode("latin-1")
             path = scope["path"] + (f"?{query}" if query else "")
             log.info(
-                '%s "%s %s" %d %.0fms %s',
+                '%s "%s %s" %s %.0fms %s',
                 client[0],
                 scope["method"],
                 path,
-                status,
+                status or "dropped",
                 elapsed_ms,
                 request_id,
             )
+
+    def _refusal(self, scope: Scope) -> APIError | None:
+        """The error to answer with before doing anything: no key, a wrong key, or a fault."""
+        auth = Headers(scope=scope).get("authorization", "")
+        scheme, _, key = auth.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return errors.no_api_key()
+        if self.api_key is not None and not hmac.compare_digest(
+            key.strip().encode(), self.api_key.encode()
+        ):
+            return errors.invalid_api_key()
+        faults, rng = self.faults, self._fault_rng
+        if faults is None or rng is None or not faults.fail_rate:
+            return None
+        if not faults.applies(scope["method"], scope["path"]) or rng.random() >= faults.fail_rate:
+            return None
+        kind = rng.choice((429, 500, 503))
+        if kind == 429:
+            return errors.too_many_requests(retry_after=1)
+        return errors.server_error() if kind == 500 else errors.overloaded()
+
+    def _drop(self, scope: Scope) -> bool:
+        faults, rng = self.faults, self._fault_rng
+        if faults is None or rng is None or not faults.drop_rate:
+            return False
+        return faults.applies(scope["method"], scope["path"]) and rng.random() < faults.drop_rate
+
+    async def _run_and_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Do the work, keep the answer, and close the connection instead of sending it."""
+
+        async def swallow(message: Message) -> None:
+            return
+
+        await self.app(scope, receive, swallow)
+        transport = getattr(getattr(scope.get(RAW_SEND), "__self__", None), "transport", None)
+        if transport is None:  # not under uvicorn: the closest thing is a broken answer
+            raise ConnectionAbortedError("fault injection: connection dropped")
+        transport.abort()
+        # Let the server see the connection go, so it does not try to answer on it.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
 
 
 # -- the route wrapper --------------------------------------------------------------------------
@@ -97,7 +180,7 @@ class Call:
     store: Store
     now: float
     body: dict[str, Any] = field(default_factory=dict)
-    form: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
+    form: dict[str, FormField] = field(default_factory=dict)
 
     @property
     def path(self) -> dict[str, Any]:
@@ -141,23 +224,23 @@ def endpoint(
     async def run(request: Request) -> Response:
         store: Store = request.app.state.store
         call = Call(request=request, store=store, now=0.0)
+        reader: FormReader | None = None
         if body == "json":
             call.body = await json_body(request)
         elif body == "form":
             assert form_limit is not None
             limit = form_limit.limit(store.limits)
-            check_body_size(request, limit, form_limit.param)
-            call.form = parse_multipart(
-                request.headers.get("content-type", ""), await request.body()
-            )
-            for _, data in call.form.values():
-                if len(data) > limit:
-                    raise errors.too_large(limit, form_limit.param)
-        call.now = store.sync()
-        if threaded:
-            result = await run_in_threadpool(handler, call)
-        else:
-            result = await handler(call)  # type: ignore[misc]
+            reader = await read_form(request, store.spool_path, limit, form_limit.param)
+            call.form = reader.fields
+        try:
+            call.now = store.sync()
+            if threaded:
+                result = await run_in_threadpool(handler, call)
+            else:
+                result = await handler(call)  # type: ignore[misc]
+        finally:
+            if reader is not None:
+                reader.discard()  # what the handler kept, it has moved away
         return result if isinstance(result, Response) else JSONResponse(result)
 
     return Route(path, run, methods=[method])
@@ -224,40 +307,163 @@ def check_body_size(request: Request, limit: int, param: str) -> None:
         raise errors.too_large(limit, param)
 
 
+MEMORY_FIELD_BYTES = 64 * 1024  # a form field larger than this goes to disk as it arrives
+
+
+@dataclass
+class FormField:
+    """One multipart field: small ones in memory, files and large ones in a file on disk."""
+
+    filename: str | None
+    data: bytes = b""
+    path: Path | None = None
+    size: int = 0
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    def read(self) -> bytes:
+        return self.path.read_bytes() if self.path is not None else self.data
+
+
+class FormReader:
+    """A streaming multipart/form-data reader (python-multipart's parser underneath): memory
+    stays at a chunk or two whatever the body's size, and a body over `limit` stops at once."""
+
+    def __init__(self, content_type: str, spool: Callable[[], Path], limit: int, param: str):
+        media, options = parse_options_header(content_type)
+        boundary = options.get(b"boundary")
+        if media != b"multipart/form-data" or not boundary:
+            raise errors.not_multipart()
+        self.fields: dict[str, FormField] = {}
+        self._spool = spool
+        self._limit = limit
+        self._param = param
+        self._headers: dict[bytes, bytes] = {}
+        self._header = b""
+        self._value = b""
+        self._current: FormField | None = None
+        self._name = ""
+        self._file: BinaryIO | None = None
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._data,
+                "on_part_end": self._end,
+            },
+        )
+
+    def _begin(self) -> None:
+        self._headers = {}
+        self._header = self._value = b""
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header.lower()] = self._value
+        self._header = self._value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", errors="replace")
+        filename = options.get(b"filename")
+        self._current = FormField(
+            filename=None if filename is None else filename.decode("utf-8", errors="replace")
+        )
+        if filename is not None:
+            self._to_disk()
+
+    def _to_disk(self) -> None:
+        assert self._current is not None
+        self._current.path = self._spool()
+        self._file = self._current.path.open("wb")
+        self._file.write(self._current.data)
+        self._current.data = b""
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        field = self._current
+        if field is None:
+            return
+        field.size += end - start
+        if field.size > self._limit:
+            raise errors.too_large(self._limit, self._param)
+        if self._file is None and field.size > MEMORY_FIELD_BYTES:
+            self._to_disk()
+        if self._file is not None:
+            self._file.write(data[start:end])
+        else:
+            field.data += data[start:end]
+
+    def _end(self) -> None:
+        self._close_file()
+        if self._current is not None and self._name:
+            self.fields[self._name] = self._current
+        self._current = None
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def write(self, chunk: bytes) -> None:
+        self._parser.write(chunk)
+
+    def finish(self) -> dict[str, FormField]:
+        self._parser.finalize()
+        return self.fields
+
+    def discard(self) -> None:
+        """Remove what reached the disk (on any failure, and for fields the handler left)."""
+        self._close_file()
+        for item in [*self.fields.values(), self._current]:
+            if item is not None and item.path is not None:
+                item.path.unlink(missing_ok=True)
+
+
+async def read_form(
+    request: Request, spool: Callable[[], Path], limit: int, param: str
+) -> FormReader:
+    check_body_size(request, limit, param)
+    reader = FormReader(request.headers.get("content-type", ""), spool, limit, param)
+    try:
+        async for chunk in request.stream():
+            reader.write(chunk)
+        reader.finish()
+    except APIError:
+        reader.discard()
+        raise
+    except FormParserError:
+        reader.discard()
+        raise errors.not_multipart() from None
+    return reader
+
+
 def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """form field name -> (filename or None, bytes). A small parser, to need no extra package."""
-    boundary = ""
-    for item in content_type.split(";")[1:]:
-        name, _, value = item.strip().partition("=")
-        if name.lower() == "boundary":
-            boundary = value.strip('"')
-    if not content_type.lower().startswith("multipart/form-data") or not boundary:
-        raise errors.not_multipart()
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    delimiter = b"--" + boundary.encode("latin-1")
-    for raw in body.split(delimiter)[1:]:
-        if raw.startswith(b"--"):
-            break
-        head, sep, data = raw.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        data = data.removesuffix(b"\r\n")
-        field_name: str | None = None
-        filename: str | None = None
-        for line in head.decode("utf-8", errors="replace").split("\r\n"):
-            key, _, value = line.partition(":")
-            if key.strip().lower() != "content-disposition":
-                continue
-            for param in value.split(";")[1:]:
-                pkey, _, pvalue = param.strip().partition("=")
-                pvalue = pvalue.strip().strip('"')
-                if pkey.lower() == "name":
-                    field_name = pvalue
-                elif pkey.lower() == "filename":
-                    filename = pvalue
-        if field_name is not None:
-            fields[field_name] = (filename, data)
-    return fields
+    """form field name -> (filename or None, bytes), for a body held in memory."""
+    spooled: list[Path] = []
+
+    def spool() -> Path:
+        path = Path(tempfile.mkstemp(prefix="ftctl-form-")[1])
+        spooled.append(path)
+        return path
+
+    reader = FormReader(content_type, spool, len(body) + 1, "file")
+    try:
+        reader.write(body)
+        fields = reader.finish()
+        return {name: (f.filename, f.read()) for name, f in fields.items()}
+    finally:
+        for path in spooled:
+            path.unlink(missing_ok=True)
 
 
 # -- query strings and pages --------------------------------------------------------------------

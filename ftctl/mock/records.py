@@ -14,6 +14,7 @@ import json
 import math
 import string
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ftctl.mock.catalog import BaseModel
@@ -37,12 +38,19 @@ def step_seconds(total_steps: int) -> float:
 
 @dataclass
 class FileRecord:
+    """A stored file; its bytes are on disk at `path`, never held in memory."""
+
     id: str
     filename: str
     purpose: str
-    content: bytes
+    size: int
     created_at: int
     seq: int
+    path: Path
+
+    @property
+    def content(self) -> bytes:
+        return self.path.read_bytes()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +58,7 @@ class FileRecord:
             "id": self.id,
             "purpose": self.purpose,
             "filename": self.filename,
-            "bytes": len(self.content),
+            "bytes": self.size,
             "created_at": self.created_at,
             "status": "processed",
         }
@@ -65,7 +73,7 @@ class UploadRecord:
     mime_type: str
     created_at: int
     status: str = "pending"
-    parts: dict[str, bytes] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)  # part id -> size; bytes on disk
     file: FileRecord | None = None
 
     def status_at(self, now: float) -> str:

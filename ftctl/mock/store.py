@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import os
 import random
 import string
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ftctl.mock import errors
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
 from ftctl.mock.params import JobRequest
+from ftctl.mock.persist import StateDB
 from ftctl.mock.records import (
     ACTIVE,
     FileRecord,
@@ -28,7 +32,15 @@ from ftctl.mock.records import (
     TunedModel,
     UploadRecord,
 )
-from ftctl.mock.training import DataError, Dataset, Kind, make_plan, read_dataset, results_csv
+from ftctl.mock.training import (
+    DataError,
+    Dataset,
+    Kind,
+    Plan,
+    make_plan,
+    read_dataset,
+    results_csv,
+)
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -48,6 +60,14 @@ class Limits:
 
 
 class Store:
+    """The service's state and rules.
+
+    state: a directory to keep everything in (see `persist`); None keeps it for this process
+    only, with file bytes in a temporary directory. salt: mixed into ids (not into job seeds or
+    loss curves), so a server restarted with the same seed never hands out an id a client may
+    still hold; `ftctl mock serve` passes its start time, tests pass nothing and get replays.
+    """
+
     def __init__(
         self,
         *,
@@ -56,13 +76,26 @@ class Store:
         org: str,
         clock: Callable[[], float],
         limits: Limits | None = None,
+        state: Path | None = None,
+        salt: str = "",
     ) -> None:
         self.speed = speed
         self.seed = seed
         self.org = org
         self.clock = clock
         self.limits = limits or Limits()
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # job seeds: the same story for the same seed
+        self.db: StateDB | None = None
+        if state is not None:
+            self.db = StateDB(state)
+            self.blobs = self.db.blobs
+            salt = f"{salt}:{self.db.start()}"
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="ftctl-mock-")
+            self.blobs = Path(self._tmp.name)
+        self.salt = salt
+        self._id_rng = random.Random(f"{seed}:{salt}")
+        self._issued: set[str] = set()
         self.files: dict[str, FileRecord] = {}
         self.uploads: dict[str, UploadRecord] = {}
         self.jobs: dict[str, Job] = {}
@@ -76,12 +109,18 @@ class Store:
         self._by_tune: dict[str, Job] = {}  # fine_tuned_model name -> job, for checkpoints
         self._due: list[tuple[float, int, str]] = []  # (finish time, position, job id)
         self._active: set[str] = set()
-        self._datasets: dict[tuple[str, str, str, str], Dataset | DataError] = {}
+        self._datasets: dict[str, Dataset | DataError] = {}
         self._models_json: list[dict[str, Any]] | None = None
+        if self.db is not None:
+            self._load(self.db)
 
     # -- ids and the clock ----------------------------------------------------------------------
     def new_id(self, prefix: str, length: int = 24) -> str:
-        return prefix + "".join(self.rng.choice(_ALNUM) for _ in range(length))
+        while True:
+            made = prefix + "".join(self._id_rng.choice(_ALNUM) for _ in range(length))
+            if made not in self._issued:
+                self._issued.add(made)
+                return made
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -89,7 +128,12 @@ class Store:
 
     def request_id(self) -> str:
         self._requests += 1
-        return "req_" + hashlib.md5(f"{self.seed}:{self._requests}".encode()).hexdigest()
+        text = (
+            f"{self.seed}:{self.salt}:{self._requests}"
+            if self.salt
+            else f"{self.seed}:{self._requests}"
+        )
+        return "req_" + hashlib.md5(text.encode()).hexdigest()
 
     def sync(self) -> float:
         """Read the clock once per request, and make the outputs of jobs finished by now exist.
@@ -115,23 +159,26 @@ class Store:
             return
         job.materialized = True
         finished = job.real(job.end)
-        self.files[job.result_file_id] = FileRecord(
-            id=job.result_file_id,
-            filename="step_metrics.csv",
-            purpose="fine-tune-results",
-            content=results_csv(job.plan),
-            created_at=int(finished),
-            seq=self.next_seq(),
+        self._keep_file(
+            job.result_file_id,
+            "step_metrics.csv",
+            "fine-tune-results",
+            results_csv(job.plan),
+            finished,
         )
         if job.fine_tuned_model not in self.deleted_models and job.train is not None:
-            self.models[job.fine_tuned_model] = TunedModel(
+            model = TunedModel(
                 id=job.fine_tuned_model,
                 created=int(finished),
                 owned_by=self.org,
                 base=job.base,
                 pairs=job.train.pairs,
             )
+            self.models[model.id] = model
             self._models_json = None
+            if self.db is not None:
+                self.db.save("model", model.id, self.next_seq(), _model_row(model, job))
+        self._save_job(job)
 
     # -- models ---------------------------------------------------------------------------------
     def model_list(self) -> list[dict[str, Any]]:
@@ -159,6 +206,9 @@ class Store:
         del self.models[name]
         self.deleted_models.add(name)
         self._models_json = None
+        if self.db is not None:
+            self.db.delete("model", name)
+            self.db.save("deleted_model", name, self.next_seq(), {})
 
     def sampling_model(self, name: str, now: float) -> tuple[BaseModel, TunedModel | None]:
         """The model a completion runs on: a base model, a live tune, or a kept checkpoint."""
@@ -184,25 +234,47 @@ class Store:
         return None
 
     # -- files ----------------------------------------------------------------------------------
-    def add_file(self, filename: str, purpose: str, content: bytes, now: float) -> FileRecord:
+    def spool_path(self) -> Path:
+        """A fresh file in the blob directory, for a request body on its way in."""
+        fd, name = tempfile.mkstemp(prefix="incoming-", dir=self.blobs)
+        os.close(fd)
+        return Path(name)
+
+    def _keep_file(
+        self, file_id: str, filename: str, purpose: str, source: Path | bytes, now: float
+    ) -> FileRecord:
+        path = self.blobs / file_id
+        if isinstance(source, bytes):
+            spooled = self.spool_path()
+            spooled.write_bytes(source)
+            source = spooled
+        os.replace(source, path)  # the same directory: atomic, and no copy
         record = FileRecord(
-            id=self.new_id("file-"),
+            id=file_id,
             filename=filename,
             purpose=purpose,
-            content=content,
+            size=path.stat().st_size,
             created_at=int(now),
             seq=self.next_seq(),
+            path=path,
         )
         self.files[record.id] = record
+        if self.db is not None:
+            self.db.save("file", record.id, record.seq, _file_row(record))
         return record
 
-    def upload_file(self, filename: str, purpose: str, content: bytes, now: float) -> FileRecord:
+    def add_file(self, filename: str, purpose: str, source: Path | bytes, now: float) -> FileRecord:
+        return self._keep_file(self.new_id("file-"), filename, purpose, source, now)
+
+    def upload_file(
+        self, filename: str, purpose: str, source: Path | bytes, now: float
+    ) -> FileRecord:
         """POST /v1/files: the service's checks on purpose and format, then the file."""
         if purpose not in FILE_PURPOSES:
             raise errors.one_of("purpose", purpose, FILE_PURPOSES)
         if purpose == "fine-tune" and not filename.lower().endswith(".jsonl"):
             raise errors.not_jsonl_file(filename)
-        return self.add_file(filename, purpose, content, now)
+        return self.add_file(filename, purpose, source, now)
 
     def file(self, file_id: str) -> FileRecord:
         record = self.files.get(file_id)
@@ -213,6 +285,10 @@ class Store:
     def delete_file(self, file_id: str) -> FileRecord:
         record = self.file(file_id)
         del self.files[record.id]
+        if self.db is not None:
+            self.db.delete("file", record.id)
+        # Jobs read their data when created, so the bytes can go; a stored dataset stays.
+        record.path.unlink(missing_ok=True)
         return record
 
     def list_files(self, purpose: str | None, descending: bool) -> list[FileRecord]:
@@ -243,7 +319,12 @@ class Store:
             created_at=int(now),
         )
         self.uploads[upload.id] = upload
+        self._save_upload(upload)
         return upload
+
+    def _save_upload(self, upload: UploadRecord) -> None:
+        if self.db is not None:
+            self.db.save("upload", upload.id, upload.created_at, _upload_row(upload))
 
     def pending_upload(self, upload_id: str, now: float) -> UploadRecord:
         upload = self.uploads.get(upload_id)
@@ -254,10 +335,16 @@ class Store:
             raise errors.upload_not_pending(upload_id, status)
         return upload
 
-    def add_part(self, upload_id: str, data: bytes, now: float) -> str:
+    def add_part(self, upload_id: str, source: Path | bytes, now: float) -> str:
         upload = self.pending_upload(upload_id, now)
         part_id = self.new_id("part_")
-        upload.parts[part_id] = data
+        path = self.blobs / part_id
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        else:
+            os.replace(source, path)
+        upload.parts[part_id] = path.stat().st_size
+        self._save_upload(upload)
         return part_id
 
     def complete_upload(
@@ -267,20 +354,35 @@ class Store:
         unknown = [p for p in part_ids if p not in upload.parts]
         if unknown:
             raise errors.part_not_in_upload(unknown[0], upload.id)
-        content = b"".join(upload.parts[p] for p in part_ids)
-        if len(content) != upload.size:
-            raise errors.upload_size_mismatch(len(content), upload.size)
-        if md5 is not None and (
-            not isinstance(md5, str) or hashlib.md5(content).hexdigest() != md5.lower()
-        ):
+        total = sum(upload.parts[p] for p in part_ids)
+        if total != upload.size:
+            raise errors.upload_size_mismatch(total, upload.size)
+        # Joined on disk a chunk at a time, hashed on the way: memory stays flat.
+        joined = self.spool_path()
+        checksum = hashlib.md5()
+        with joined.open("wb") as out:
+            for part_id in part_ids:
+                with (self.blobs / part_id).open("rb") as part:
+                    while chunk := part.read(1 << 20):
+                        checksum.update(chunk)
+                        out.write(chunk)
+        if md5 is not None and (not isinstance(md5, str) or checksum.hexdigest() != md5.lower()):
+            joined.unlink()
             raise errors.md5_mismatch()
-        upload.file = self.add_file(upload.filename, upload.purpose, content, now)
+        upload.file = self.add_file(upload.filename, upload.purpose, joined, now)
         upload.status = "completed"
+        self._drop_parts(upload)
         return upload
+
+    def _drop_parts(self, upload: UploadRecord) -> None:
+        for part_id in upload.parts:
+            (self.blobs / part_id).unlink(missing_ok=True)
+        self._save_upload(upload)
 
     def cancel_upload(self, upload_id: str, now: float) -> UploadRecord:
         upload = self.pending_upload(upload_id, now)
         upload.status = "cancelled"
+        self._drop_parts(upload)
         return upload
 
     # -- fine-tuning jobs -----------------------------------------------------------------------
@@ -344,7 +446,7 @@ class Store:
 
     def _dataset(self, record: FileRecord, kind: Kind, model: str, param: str) -> Dataset:
         """The file read as the service reads it; once per file, kind and model."""
-        key = (record.id, kind, model, param)
+        key = _dataset_key(record.id, kind, model, param)
         found = self._datasets.get(key)
         if found is None:
             try:
@@ -352,6 +454,8 @@ class Store:
             except DataError as exc:
                 found = exc
             self._datasets[key] = found
+            if self.db is not None:
+                self.db.save("dataset", key, self.next_seq(), _dataset_row(found))
         if isinstance(found, DataError):
             raise found
         return found
@@ -380,7 +484,7 @@ class Store:
         job_id = self.new_id("ftjob-")
         short = self.new_id("", 8)
         result_id = self.new_id("file-")
-        kind: Kind = "dpo" if kind_name == "dpo" else ("chat" if base.chat else "completion")
+        kind = _kind(base, kind_name)
         train: Dataset | None = None
         failure: tuple[str, str] | None = None
         plan = None
@@ -393,20 +497,7 @@ class Store:
             failure = (exc.message, exc.param)
             train = None
         if train is not None:
-
-            def given(key: str) -> Any:
-                value = request.requested.get(key, "auto")
-                return None if value == "auto" else value
-
-            plan = make_plan(
-                train,
-                seed=seed,
-                has_validation=valid is not None,
-                n_epochs=given("n_epochs"),
-                batch_size=given("batch_size"),
-                learning_rate_multiplier=given("learning_rate_multiplier"),
-                beta=(given("beta") or 0.1) if kind_name == "dpo" else None,
-            )
+            plan = _plan(train, seed, valid is not None, kind_name, request.requested)
         job = Job(
             id=job_id,
             base=base,
@@ -427,13 +518,14 @@ class Store:
             failure=failure,
             speed=self.speed,
         )
-        self._add_job(job)
+        self._index_job(job)
+        self._save_job(job)
         return job
 
     def tune_name(self, base: BaseModel, suffix: str | None, short: str) -> str:
         return f"ft:{snapshot_of(base)}:{self.org}:{suffix or ''}:{short}"
 
-    def _add_job(self, job: Job) -> None:
+    def _index_job(self, job: Job) -> None:
         position = len(self._order)
         self.jobs[job.id] = job
         self._order.append(job)
@@ -452,6 +544,7 @@ class Store:
             raise errors.cannot_cancel(job.id, status)
         # A paused job stays paused up to the cancel (no "resumed" event); the clock stops there.
         job.cancelled_real = now
+        self._save_job(job)
         return job
 
     def pause_job(self, job_id: str, now: float) -> Job:
@@ -460,6 +553,7 @@ class Store:
         if status != "running":
             raise errors.cannot_pause(job.id, status)
         job.pauses.append(Pause(sim_at=job.sim(now), real_start=now))
+        self._save_job(job)
         return job
 
     def resume_job(self, job_id: str, now: float) -> Job:
@@ -469,4 +563,181 @@ class Store:
             raise errors.cannot_resume(job.id, status)
         job.pauses[-1].real_end = now
         self._schedule(job, self._position[job.id])
+        self._save_job(job)
         return job
+
+    def _save_job(self, job: Job) -> None:
+        if self.db is not None:
+            self.db.save("job", job.id, self._position[job.id], _job_row(job))
+
+    # -- persistence ----------------------------------------------------------------------------
+    def _load(self, db: StateDB) -> None:
+        """Everything from the state directory, indexed as if it had just happened."""
+        for name, _, _ in db.load("deleted_model"):
+            self.deleted_models.add(name)
+        for key, _, row in db.load("dataset"):
+            self._datasets[key] = _dataset_from_row(row)
+        for file_id, seq, row in db.load("file"):
+            self.files[file_id] = FileRecord(
+                id=file_id,
+                filename=row["filename"],
+                purpose=row["purpose"],
+                size=row["bytes"],
+                created_at=row["created_at"],
+                seq=seq,
+                path=self.blobs / file_id,
+            )
+        for upload_id, _, row in db.load("upload"):
+            upload = UploadRecord(
+                id=upload_id,
+                filename=row["filename"],
+                purpose=row["purpose"],
+                size=row["bytes"],
+                mime_type=row["mime_type"],
+                created_at=row["created_at"],
+                status=row["status"],
+                parts=dict(row["parts"]),
+                file=self.files.get(row["file"]) if row["file"] else None,
+            )
+            self.uploads[upload_id] = upload
+        for _, _, row in db.load("job"):
+            self._index_job(self._job_from_row(row))
+        for name, _, row in db.load("model"):
+            job = self.jobs[row["job"]]
+            assert job.train is not None
+            self.models[name] = TunedModel(
+                name, row["created"], self.org, job.base, job.train.pairs
+            )
+        self._seq = max([self._seq, *(f.seq for f in self.files.values())])
+        self._issued.update(self.files, self.uploads, self.jobs)
+        for upload in self.uploads.values():
+            self._issued.update(upload.parts)
+
+    def _job_from_row(self, row: dict[str, Any]) -> Job:
+        base = BASE_MODELS[row["base"]]
+        kind = _kind(base, row["method_type"])
+        train: Dataset | None = None
+        plan = None
+        if row["failure"] is None:
+            found = self._datasets[
+                _dataset_key(row["training_file"], kind, base.id, "training_file")
+            ]
+            assert isinstance(found, Dataset)
+            train = found
+            has_validation = row["validation_file"] is not None
+            plan = _plan(train, row["seed"], has_validation, row["method_type"], row["requested"])
+        job = Job(
+            id=row["id"],
+            base=base,
+            model=row["model"],
+            created_real=row["created_real"],
+            training_file=row["training_file"],
+            validation_file=row["validation_file"],
+            suffix=row["suffix"],
+            seed=row["seed"],
+            metadata=row["metadata"],
+            method_type=row["method_type"],
+            requested=row["requested"],
+            integrations=row["integrations"],
+            fine_tuned_model=row["fine_tuned_model"],
+            result_file_id=row["result_file_id"],
+            train=train,
+            plan=plan,
+            failure=(row["failure"][0], row["failure"][1]) if row["failure"] else None,
+            speed=row["speed"],
+            pauses=[Pause(*p) for p in row["pauses"]],
+            cancelled_real=row["cancelled_real"],
+            materialized=row["materialized"],
+        )
+        return job
+
+
+def _kind(base: BaseModel, method_type: str) -> Kind:
+    if method_type == "dpo":
+        return "dpo"
+    return "chat" if base.chat else "completion"
+
+
+def _plan(
+    train: Dataset, seed: int, has_validation: bool, method_type: str, requested: dict[str, Any]
+) -> Plan:
+    def given(key: str) -> Any:
+        value = requested.get(key, "auto")
+        return None if value == "auto" else value
+
+    return make_plan(
+        train,
+        seed=seed,
+        has_validation=has_validation,
+        n_epochs=given("n_epochs"),
+        batch_size=given("batch_size"),
+        learning_rate_multiplier=given("learning_rate_multiplier"),
+        beta=(given("beta") or 0.1) if method_type == "dpo" else None,
+    )
+
+
+def _dataset_key(file_id: str, kind: str, model: str, param: str) -> str:
+    return f"{file_id}|{kind}|{model}|{param}"
+
+
+def _dataset_row(found: Dataset | DataError) -> dict[str, Any]:
+    if isinstance(found, DataError):
+        return {"error": [found.message, found.param]}
+    return {"examples": found.examples, "tokens": found.tokens, "pairs": found.pairs}
+
+
+def _dataset_from_row(row: dict[str, Any]) -> Dataset | DataError:
+    if "error" in row:
+        return DataError(*row["error"])
+    pairs = tuple((p, c) for p, c in row["pairs"])
+    return Dataset(examples=row["examples"], tokens=row["tokens"], pairs=pairs)
+
+
+def _file_row(record: FileRecord) -> dict[str, Any]:
+    return {
+        "filename": record.filename,
+        "purpose": record.purpose,
+        "bytes": record.size,
+        "created_at": record.created_at,
+    }
+
+
+def _upload_row(upload: UploadRecord) -> dict[str, Any]:
+    return {
+        "filename": upload.filename,
+        "purpose": upload.purpose,
+        "bytes": upload.size,
+        "mime_type": upload.mime_type,
+        "created_at": upload.created_at,
+        "status": upload.status,
+        "parts": list(upload.parts.items()),
+        "file": upload.file.id if upload.file else None,
+    }
+
+
+def _model_row(model: TunedModel, job: Job) -> dict[str, Any]:
+    return {"created": model.created, "job": job.id}
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "base": job.base.id,
+        "model": job.model,
+        "created_real": job.created_real,
+        "training_file": job.training_file,
+        "validation_file": job.validation_file,
+        "suffix": job.suffix,
+        "seed": job.seed,
+        "metadata": job.metadata,
+        "method_type": job.method_type,
+        "requested": job.requested,
+        "integrations": job.integrations,
+        "fine_tuned_model": job.fine_tuned_model,
+        "result_file_id": job.result_file_id,
+        "failure": list(job.failure) if job.failure else None,
+        "speed": job.speed,
+        "pauses": [[p.sim_at, p.real_start, p.real_end] for p in job.pauses],
+        "cancelled_real": job.cancelled_real,
+        "materialized": job.materialized,
+    }

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import FileResponse
 
 from ftctl.mock import errors
 from ftctl.mock.http import Call, FormLimit, endpoint, page
 
 
 async def create_file(call: Call) -> dict[str, Any]:
-    if "file" not in call.form or call.form["file"][0] is None:
+    upload = call.form.get("file")
+    if upload is None or upload.filename is None:
         raise errors.missing("file")
     if "purpose" not in call.form:
         raise errors.missing("purpose")
-    purpose = call.form["purpose"][1].decode("utf-8", errors="replace")
-    filename, content = call.form["file"]
-    assert filename is not None
-    return call.store.upload_file(filename, purpose, content, call.now).as_json()
+    purpose = call.form["purpose"].text()
+    source = upload.path or upload.data
+    return call.store.upload_file(upload.filename, purpose, source, call.now).as_json()
 
 
 async def list_files(call: Call) -> dict[str, Any]:
@@ -47,9 +47,9 @@ async def delete_file(call: Call) -> dict[str, Any]:
     return {"id": record.id, "object": "file", "deleted": True}
 
 
-async def file_content(call: Call) -> Response:
+async def file_content(call: Call) -> FileResponse:
     record = call.store.file(call.path["file_id"])
-    return Response(record.content, media_type="application/octet-stream")
+    return FileResponse(record.path, media_type="application/octet-stream")
 
 
 ROUTES = [

@@ -25,7 +25,8 @@ async def add_part(call: Call) -> dict[str, Any]:
     if "data" not in call.form:
         raise errors.missing("data")
     upload_id = call.path["upload_id"]
-    part_id = call.store.add_part(upload_id, call.form["data"][1], call.now)
+    data = call.form["data"]
+    part_id = call.store.add_part(upload_id, data.path or data.data, call.now)
     return {
         "id": part_id,
         "object": "upload.part",
