@@ -60,29 +60,39 @@ def _protocol_base() -> type[asyncio.Protocol]:
 
 
 def guarded_protocol(max_connections: int, header_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol, plus: a connection over the cap is closed as it arrives, and one
-    that has not sent a complete request's headers within `header_timeout` is closed (a socket
-    that is opened and left idle would otherwise hold a descriptor for ever)."""
+    """uvicorn's HTTP protocol, plus: a connection that has not sent a complete request's
+    headers within `header_timeout` is closed, and at `max_connections` a new connection pushes
+    out the longest-idle one (or is itself refused when every connection is busy). A socket that
+    is opened and left idle would otherwise hold a descriptor for ever, and enough of them stop
+    the server from accepting anyone."""
     base: Any = _protocol_base()
 
     class Guarded(base):  # type: ignore[misc]
         _header_timer: asyncio.TimerHandle | None = None
+        _idle_since = 0.0
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
-            if len(self.connections) > max_connections:
-                transport.abort()
-                return
             self._arm()
+            if len(self.connections) > max_connections:
+                idle = [c for c in self.connections if c is not self and c.idle()]
+                if idle:
+                    min(idle, key=lambda c: c._idle_since).transport.close()
+                else:
+                    transport.abort()
+
+        def idle(self) -> bool:
+            cycle = self.cycle
+            return (cycle is None or cycle.response_complete) and not self.transport.is_closing()
 
         def _arm(self) -> None:
             if self._header_timer is not None:
                 self._header_timer.cancel()
+            self._idle_since = self.loop.time()
             self._header_timer = self.loop.call_later(header_timeout, self._expire, self.cycle)
 
         def _expire(self, cycle: Any) -> None:
-            idle = cycle is None or cycle.response_complete
-            if self.cycle is cycle and idle and not self.transport.is_closing():
+            if self.cycle is cycle and self.idle():
                 self.transport.close()
 
         def on_response_complete(self) -> None:
