@@ -67,13 +67,17 @@ def _debug_hooks(log: Callable[[str], None]) -> dict[str, list[Callable[..., Any
 
 
 def _unresolvable_host(exc: BaseException) -> bool:
-    """True when the OS said the host name does not exist (not a temporary DNS failure)."""
+    """True when the OS said the host name does not exist (not a temporary DNS failure): a
+    gaierror in the chain or, where a wrapper dropped the chain, the text httpcore copies from it."""
+    no_name = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+    if any(f"[Errno {code}]" in str(exc) for code in no_name):
+        return True
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, socket.gaierror):
-            return cause.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
+            return cause.errno in no_name
         cause = cause.__cause__ or cause.__context__
     return False
 
