@@ -68,7 +68,7 @@ def _debug_hooks(log: Callable[[str], None]) -> dict[str, list[Callable[..., Any
 
 def _unresolvable_host(exc: BaseException) -> bool:
     """True when the OS said the host name does not exist (not a temporary DNS failure): a
-    gaierror in the chain or, where a wrapper dropped the chain, the text httpcore copies from it."""
+    gaierror in the chain or, where a wrapper dropped the chain, the errno text copied from it."""
     no_name = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
     if any(f"[Errno {code}]" in str(exc) for code in no_name):
         return True

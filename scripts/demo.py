@@ -172,7 +172,15 @@ class Walkthrough:
         say()
         say(f"{BOLD}## Creating the fine-tuned model{RESET}")
         self.run(
-            ["create", "-t", "train_data_prepared.jsonl", "-m", "davinci-002", "--no-follow"],
+            [
+                "create",
+                "-t",
+                "train_data_prepared.jsonl",
+                "-m",
+                "davinci-002",
+                "--no-follow",
+                "--yes",
+            ],
             book="openai api fine_tunes.create -t train_data_prepared.jsonl -m davinci",
         )
         job_id = str(self.newest_job()["id"])
@@ -186,7 +194,17 @@ class Walkthrough:
 
         say()
         say(f"{BOLD}## Cancelling a job (a second one, started for the purpose){RESET}")
-        self.run(["create", "-t", "train_data_prepared.jsonl", "-m", "davinci-002", "--no-follow"])
+        self.run(
+            [
+                "create",
+                "-t",
+                "train_data_prepared.jsonl",
+                "-m",
+                "davinci-002",
+                "--no-follow",
+                "--yes",
+            ]
+        )
         spare_id = str(self.newest_job()["id"])
         self.run(["cancel", "-i", spare_id], book=f"openai api fine_tunes.cancel -i {spare_id}")
 

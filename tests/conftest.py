@@ -55,7 +55,19 @@ def api() -> Iterator[Api]:
 
 
 @pytest.fixture
-def run_cli(env: dict[str, str], api: Api) -> RunCli:
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits ftctl's services asked for (instead of sleeping through them)."""
+    import ftctl.service.files
+    import ftctl.service.jobs
+
+    asked: list[float] = []
+    monkeypatch.setattr(ftctl.service.jobs, "wait_seconds", asked.append)
+    monkeypatch.setattr(ftctl.service.files, "wait_seconds", asked.append)
+    return asked
+
+
+@pytest.fixture
+def run_cli(env: dict[str, str], api: Api, waits: list[float]) -> RunCli:
     """`run_cli("get", "-i", "ftjob-abc123", input=None)` -> typer.testing.Result.
 
     Global flags go first, as on a shell: run_cli("--debug", "--max-retries", "0", "get", ...).
