@@ -16,6 +16,7 @@ rerun resumes within the upload's hour.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -370,26 +371,32 @@ class FilesService:
         for index in parts:
             on_progress(min(part_size, size - index * part_size))
         todo = [i for i in range(count) if i not in parts]
+        lock = threading.Lock()
+
+        def send(index: int) -> None:
+            part_id = self._send_part(path, upload_id, index, size, on_progress)
+            with lock:
+                parts[index] = part_id
+            if self._record is not None:  # at once: a Ctrl-C or a crash keeps what was sent
+                self._record.add_part(self._scope, sha256, index, part_id)
+
         pool = ThreadPoolExecutor(max_workers=PARALLEL_PARTS, thread_name_prefix="ftctl-part")
+        interrupted = False
         try:
-            futures = {
-                pool.submit(self._send_part, path, upload_id, i, size, on_progress): i for i in todo
-            }
+            futures = [pool.submit(send, i) for i in todo]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
                 future.result()  # the first failure, if any
-            for future, index in futures.items():
-                parts[index] = future.result()
-                if self._record is not None:
-                    self._record.add_part(self._scope, sha256, index, parts[index])
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise Interrupted(
-                f"interrupted while uploading {path} in parts: nothing was stored yet",
-                hint="run the same command again within the hour to resume the upload",
-            ) from None
+            interrupted = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)  # parts in flight finish, recorded
+        if interrupted:
+            raise Interrupted(
+                f"interrupted while uploading {path} in parts ({len(parts)} of {count} sent): "
+                "nothing was stored yet",
+                hint="run the same command again within the hour to resume the upload",
+            )
         return self._complete(
             path, size, upload_id, [parts[i] for i in range(count)], md5, before, notify
         )
