@@ -60,6 +60,10 @@ def is_file_id(ref: str) -> bool:
     return ref.startswith("file-") and not os.path.exists(ref)
 
 
+def _look_for(path: Path) -> str:
+    return f"look for {path.name} among your files (GET /v1/files) before uploading again"
+
+
 class UploadMayHaveSucceeded(FtctlError):
     """An upload ended without an answer and the file could not be looked up."""
 
@@ -301,7 +305,7 @@ class FilesService:
                     raise UploadMayHaveSucceeded(
                         f"{path}: the upload got no clear answer and the files could not be "
                         f"listed ({type(exc).__name__}): a copy may be stored",
-                        hint=f"look for {path.name} in `ftctl files list` and delete extra copies",
+                        hint=_look_for(path),
                     ) from error
                 self._sleep(min(2.0**lookup, 30.0))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -320,15 +324,14 @@ class FilesService:
         except (Exception, KeyboardInterrupt):
             return Interrupted(
                 f"interrupted while uploading {path}: the file may be stored",
-                hint=f"look for {path.name} in `ftctl files list` before uploading again",
+                hint=_look_for(path),
             )
         if not new:
             return Interrupted(f"interrupted while uploading {path}: nothing was stored")
         file_id = new[0].get("id")
         return Interrupted(
             f"interrupted, but {path} was uploaded: {file_id}; no job was created",
-            hint=f"use it with `ftctl create -t {file_id} ...`, or delete it: "
-            f"`ftctl files delete {file_id}`",
+            hint=f"use it with `ftctl create -t {file_id} ...`, or delete it (DELETE /v1/files/ID)",
         )
 
     # -- the Uploads API -------------------------------------------------------------------------
