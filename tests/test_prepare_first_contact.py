@@ -146,3 +146,16 @@ def test_every_next_command_runs(tmp_path: Path) -> None:
     hint = refused.stderr.split("replace it with `", 1)[1].split("`", 1)[0]
     rerun = CliRunner().invoke(app, shlex.split(hint)[1:], catch_exceptions=False)
     assert rerun.exit_code == 0, rerun.output
+
+
+def test_the_input_is_never_an_output(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    shutil.copy(DATA / "duplicates.jsonl", data)
+    before = data.read_bytes()
+    result = run("-q", "--force", "-o", str(data), str(data))
+    assert result.exit_code == 2
+    assert f"Error: {data}: that is the input file; prepare never writes over it" in result.stderr
+    assert data.read_bytes() == before
+    nowhere = run("-q", "-o", str(tmp_path / "no" / "out.jsonl"), str(data))
+    assert nowhere.exit_code == 2
+    assert f"Error: {tmp_path / 'no'}: no such directory for the output" in nowhere.stderr

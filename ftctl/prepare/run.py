@@ -248,7 +248,16 @@ def _targets(analysis: Analysis, options: Options, split: bool, tag: str) -> lis
 
 
 def _refuse_existing(targets: list[Path], options: Options, source: Path) -> None:
-    """OutputExists naming the command that replaces the file(s), unless --force."""
+    """UsageError for an output that would be the input or has no directory to go in;
+    OutputExists naming the command that replaces the file(s), unless --force."""
+    for target in targets:
+        if target.exists() and target.samefile(source):
+            raise UsageError(
+                f"{shown_path(target)}: that is the input file; prepare never writes over it",
+                hint="choose another name with -o PATH",
+            )
+        if not target.parent.is_dir():
+            raise UsageError(f"{shown_path(target.parent)}: no such directory for the output")
     if options.force:
         return
     there = [t for t in targets if t.exists()]
