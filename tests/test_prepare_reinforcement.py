@@ -11,6 +11,7 @@ import pytest
 
 from ftctl.prepare import check_training_file
 from tests.support.cli import RunCli
+from tests.support.respx_api import Api
 
 QUESTION = {"role": "user", "content": "What is the capital of France?"}
 LINE = {"messages": [{"role": "developer", "content": "One word."}, QUESTION], "answer": "Paris"}
@@ -177,3 +178,21 @@ def test_check_training_file_follows_the_data_or_the_method(tmp_path: Path) -> N
     assert refused.problems == [
         f"{sft}:1: chat data trains with the supervised method, not dpo [wrong_method_for_data]"
     ]
+
+
+def test_create_refuses_a_method_the_model_does_not_offer_before_uploading(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    pref = {
+        "input": {"messages": [QUESTION]},
+        "preferred_output": [{"role": "assistant", "content": "Paris"}],
+        "non_preferred_output": [{"role": "assistant", "content": "Lyon"}],
+    }
+    data = write_lines(tmp_path / "dpo.jsonl", [pref] * 12)
+    result = run_cli("create", "-t", str(data), "-m", "gpt-3.5-turbo-0125", "--yes")
+    assert result.exit_code == 2
+    assert "which gpt-3.5-turbo-0125 does not offer; dpo runs on gpt-4.1-2025-04-14" in (
+        result.stderr
+    )
+    assert "nothing was uploaded" in result.stderr
+    api.assert_no_requests()
