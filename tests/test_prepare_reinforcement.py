@@ -52,6 +52,8 @@ def test_good_reinforcement_data_is_usable(run_cli: RunCli, tmp_path: Path) -> N
     text = run_cli("prepare", "-f", str(data), "--grader", str(grader))
     assert text.exit_code == 0
     assert f'ftctl create -t "{data}" -m o4-mini-2025-04-16 --grader "{grader}"' in text.stdout
+    assert "- Reinforcement is billed by training time" in text.stdout
+    assert "charged for" not in text.stdout and "Estimated cost" not in text.stdout
 
 
 def test_lines_without_a_field_the_grader_reads_are_named(run_cli: RunCli, tmp_path: Path) -> None:
