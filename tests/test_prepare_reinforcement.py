@@ -112,7 +112,10 @@ def test_a_final_assistant_message_is_refused(run_cli: RunCli, tmp_path: Path) -
             "input: {{sample.text}}: the sample namespace has choices, output_audio, "
             "output_json, output_text, output_tools",
         ),
-        ({**STRING_CHECK, "reference": "{{answer}}"}, "is not a variable like {{item.field}}"),
+        (
+            {**STRING_CHECK, "reference": "{{answer}}"},
+            "reference: {{answer}}: unknown namespace 'answer' (use item or sample)",
+        ),
     ],
 )
 def test_a_bad_grader_file_is_named(
