@@ -106,7 +106,8 @@ def test_a_final_assistant_message_is_refused(run_cli: RunCli, tmp_path: Path) -
     ("grader", "message"),
     [
         ("{not json", "not valid JSON"),
-        ([1, 2], "a grader is a JSON object with a `type`"),
+        ([1, 2], "a grader must be a JSON object, not list"),
+        ({"name": "x"}, "a grader needs a `type`"),
         (
             {**STRING_CHECK, "input": "{{sample.text}}"},
             "input: {{sample.text}}: the sample namespace has choices, output_audio, "

@@ -26,23 +26,6 @@ class MissingField:
     message: str
 
 
-def load_grader(path: Path) -> dict[str, Any]:
-    """The grader object in a JSON file; InputError naming the file when it is not one."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(path, exc.strerror or str(exc)) from None
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
-    try:
-        grader = json.loads(text)
-    except ValueError as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(grader, dict) or not isinstance(grader.get("type"), str):
-        raise InputError(path, "a grader is a JSON object with a `type`", field="type")
-    return grader
-
-
 def missing_fields(
     data: Path, grader: Mapping[str, Any], grader_path: Path
 ) -> Iterator[MissingField]:
@@ -80,6 +63,8 @@ def missing_fields(
 
 def add_grader_problems(scan: ScanResult, grader_path: Path) -> None:
     """Record, on a scan of reinforcement data, each line that lacks a field its grader reads."""
+    from ftctl.service.graders import load_grader  # the one reader of grader files
+
     grader = load_grader(grader_path)
     for missing in missing_fields(scan.path, grader, grader_path):
         scan.add_problem("grader_field_missing", missing.line, missing.field, missing.message)
