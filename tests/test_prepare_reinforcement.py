@@ -64,6 +64,7 @@ def test_lines_without_a_field_the_grader_reads_are_named(run_cli: RunCli, tmp_p
     data = write_lines(tmp_path / "rft.jsonl", lines)
     multi = {
         "type": "multi",
+        "name": "both",
         "graders": {
             "exact": STRING_CHECK,
             "level": {
@@ -108,14 +109,15 @@ def test_a_final_assistant_message_is_refused(run_cli: RunCli, tmp_path: Path) -
         ("{not json", "not valid JSON"),
         ([1, 2], "a grader must be a JSON object, not list"),
         ({"name": "x"}, "a grader needs a `type`"),
+        ({**STRING_CHECK, "operation": "equals"}, "Invalid value: 'equals'"),
         (
             {**STRING_CHECK, "input": "{{sample.text}}"},
-            "input: {{sample.text}}: the sample namespace has choices, output_audio, "
+            "{{sample.text}}: the sample namespace has choices, output_audio, "
             "output_json, output_text, output_tools",
         ),
         (
             {**STRING_CHECK, "reference": "{{answer}}"},
-            "reference: {{answer}}: unknown namespace 'answer' (use item or sample)",
+            "{{answer}}: unknown namespace 'answer' (use item or sample)",
         ),
     ],
 )

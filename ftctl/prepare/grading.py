@@ -63,8 +63,17 @@ def missing_fields(
 
 def add_grader_problems(scan: ScanResult, grader_path: Path) -> None:
     """Record, on a scan of reinforcement data, each line that lacks a field its grader reads."""
+    from ftctl.graders import GraderError, validate_grader
     from ftctl.service.graders import load_grader  # the one reader of grader files
 
     grader = load_grader(grader_path)
+    try:
+        validate_grader(grader)  # what the service would refuse in the grader itself, offline
+    except GraderError as exc:
+        raise InputError(
+            grader_path,
+            exc.message,
+            hint=f"`ftctl graders validate {grader_path}` asks the service",
+        ) from None
     for missing in missing_fields(scan.path, grader, grader_path):
         scan.add_problem("grader_field_missing", missing.line, missing.field, missing.message)
