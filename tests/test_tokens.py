@@ -49,6 +49,10 @@ def test_known_token_ids(text: str, name: str, expected: list[int]) -> None:
         ("gpt-3.5-turbo-0125", "cl100k_base"),
         ("davinci-002", "cl100k_base"),
         ("ft:babbage-002:acme::abc", "cl100k_base"),
+        ("gpt-5-2030-01-01", "o200k_base"),  # not in the table: by its family
+        # retired: their own encodings (p50k, r50k) are not bundled; counted as their successor's
+        ("text-davinci-003", "cl100k_base"),
+        ("davinci", "cl100k_base"),
     ],
 )
 def test_encoding_by_model(model: str, name: str) -> None:
