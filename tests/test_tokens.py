@@ -158,10 +158,10 @@ def test_prepare_reports_what_the_service_billed(model: str) -> None:
     if model == "gpt-3.5-turbo-0613":  # the job's own model is retired: costed, then refused
         assert result.exit_code == 2
         assert data["errors"] == {"model_not_tunable": 1}
-        assert (
-            "gpt-3.5-turbo-0613 is retired; its current equivalent is gpt-3.5-turbo-0125"
-            in (data["problems"][0])
-        )
+        assert data["problems"] == [
+            f"{SARCASTIC}: gpt-3.5-turbo-0613 is retired (its current equivalent is "
+            "gpt-3.5-turbo-0125); train chat data with -m gpt-3.5-turbo-0125 [model_not_tunable]"
+        ]
     else:
         assert result.exit_code == 0 and data["problems"] == []
 
