@@ -237,3 +237,32 @@ def test_python_grader_outcomes_map_to_the_service_flags() -> None:
         grader, ITEM, "x", python_runner=runner(PythonOutcome(error="t", server_error="timeout"))
     )
     assert slow["metadata"]["errors"]["python_grader_server_error_type"] == "timeout"
+
+
+def test_run_grader_many_matches_run_grader_pair_by_pair() -> None:
+    from ftctl.graders.engine import run_grader_many
+
+    grader = {
+        "type": "multi",
+        "name": "m",
+        "graders": {
+            "exact": string_check("eq"),
+            "code": {
+                "type": "python",
+                "name": "code",
+                "source": "def grade(sample, item):\n"
+                "    return 0.5 if sample['output_text'] == item['answer'] else 0.0\n",
+            },
+        },
+        "calculate_output": "exact + code",
+    }
+    pairs: list[tuple[dict[str, Any] | None, str]] = [
+        (ITEM, "Paris"),
+        (ITEM, "Lyon"),
+        ({"answer": "Lyon"}, "Lyon"),
+    ]
+    many = run_grader_many(grader, pairs)
+    assert [r["reward"] for r in many] == [1.5, 0.0, 1.5]
+    one_by_one = [run_grader(grader, item, sample)["reward"] for item, sample in pairs]
+    assert [r["reward"] for r in many] == one_by_one
+    assert many[0]["sub_rewards"] == {"exact": 1.0, "code": 0.5}

@@ -26,14 +26,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ftctl.graders.expression import ExpressionError
 from ftctl.graders.expression import parse as parse_formula
 from ftctl.graders.metrics import similarity
-from ftctl.graders.sandbox import PythonOutcome, run_python_grader
+from ftctl.graders.sandbox import PythonOutcome, run_python_grader, run_python_graders
 from ftctl.graders.templates import (
     TemplateError,
     content_strings,
@@ -134,6 +134,40 @@ def run_grader(
         "sub_rewards": dict(run.sub_rewards),
         "model_grader_token_usage_per_model": run.usage,
     }
+
+
+def run_grader_many(
+    grader: Mapping[str, Any],
+    pairs: Sequence[tuple[Mapping[str, Any] | None, str | Mapping[str, Any]]],
+) -> list[dict[str, Any]]:
+    """`run_grader` for each (item, sample), with every python grader's calls made in one
+    process per grader source instead of one process per call."""
+    inputs = [
+        (dict(item or {}), sample_namespace(s) if isinstance(s, str) else dict(s))
+        for item, s in pairs
+    ]
+    outcomes: dict[str, list[PythonOutcome]] = {}
+    for source in sorted(_python_sources(grader)):
+        calls = [(sample, item) for item, sample in inputs]
+        outcomes[source] = run_python_graders(source, calls)
+    results: list[dict[str, Any]] = []
+    for number, (item, sample) in enumerate(inputs):
+
+        def ready(
+            source: str, _sample: dict[str, Any], _item: dict[str, Any], number: int = number
+        ) -> PythonOutcome:
+            return outcomes[source][number]
+
+        results.append(run_grader(grader, item, sample, python_runner=ready))
+    return results
+
+
+def _python_sources(grader: Mapping[str, Any]) -> set[str]:
+    if grader.get("type") == "python":
+        return {str(grader.get("source", ""))}
+    if grader.get("type") == "multi":
+        return {source for _, sub in multi_subgraders(grader) for source in _python_sources(sub)}
+    return set()
 
 
 @dataclass(frozen=True)
