@@ -266,3 +266,10 @@ def test_run_grader_many_matches_run_grader_pair_by_pair() -> None:
     one_by_one = [run_grader(grader, item, sample)["reward"] for item, sample in pairs]
     assert [r["reward"] for r in many] == one_by_one
     assert many[0]["sub_rewards"] == {"exact": 1.0, "code": 0.5}
+
+
+def test_the_model_stand_in_compares_text_not_media() -> None:
+    grader = score_model()
+    grader["input"][1]["content"].append({"type": "input_image", "image_url": "{{item.image}}"})
+    item = {**ITEM, "image": "https://example.com/paris.png"}
+    assert run_grader(grader, item, "Paris")["reward"] == 1.0

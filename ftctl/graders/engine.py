@@ -4,8 +4,8 @@
   input contains the reference, `ilike` the same ignoring case (the graders guide's definitions).
 - text_similarity: the metric's score in [0, 1] (see ftctl.graders.metrics for the libraries).
 - score_model / label_model: there is no judge model here, so a deterministic stand-in decides.
-  It renders the grader's messages, takes the values the messages read from the item as the
-  reference and the values they read from the sample (else the sample's text) as the answer, and
+  It renders the grader's messages, takes the values their text reads from the item as the
+  reference and the values it reads from the sample (else the sample's text) as the answer, and
   measures their similarity s in [0, 1] (rapidfuzz's ratio on case-folded, space-normalised text;
   0.5 when the messages read nothing from the item). score_model returns `min + s * (max - min)`
   over its `range`. label_model picks the label the answer names, if it is exactly one of the
@@ -258,6 +258,8 @@ def _model_stand_in(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
             rendered: list[str] = []
             for where, text in content_strings(message.get("content"), f"input[{number}]"):
                 rendered.append(render(text, item=item, sample=sample, field=where))
+                if where.endswith((".image_url", ".input_audio.data")):
+                    continue  # media, not text the stand-in can compare
                 for ref in string_references(text, field=where):
                     value = render_value(lookup(namespaces[ref.namespace], ref.path))
                     (item_values if ref.namespace == "item" else sample_values).append(value)
