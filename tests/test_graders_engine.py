@@ -116,7 +116,10 @@ def test_output_json_fields_are_read_from_a_json_sample() -> None:
     grader = {**string_check("eq"), "input": "{{sample.output_json.city}}"}
     assert run_grader(grader, ITEM, '{"city": "Paris"}')["reward"] == 1.0
     not_json = run_grader(grader, ITEM, "Paris")
-    assert not_json["metadata"]["errors"]["invalid_variable_error"] is True
+    assert not_json["metadata"]["errors"]["sample_parse_error"] is True
+    assert not_json["metadata"]["errors"]["invalid_variable_error"] is False
+    json_without_it = run_grader(grader, ITEM, '{"country": "France"}')
+    assert json_without_it["metadata"]["errors"]["invalid_variable_error"] is True
 
 
 @pytest.mark.parametrize("metric", METRICS)

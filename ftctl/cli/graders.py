@@ -113,6 +113,8 @@ def run(
 
 
 def _hint(flags: list[str]) -> str | None:
+    if "sample_parse_error" in flags:
+        return "the grader reads {{sample.output_json...}}: give --sample as JSON"
     if "invalid_variable_error" in flags:
         return "give --item every {{item.*}} field the grader reads (--sample JSON for output_json)"
     if any(flag.startswith("python_grader") for flag in flags):

@@ -16,9 +16,12 @@
 - multi: every named sub-grader, then `calculate_output` over their rewards (ftctl.graders
   .expression); `sub_rewards` holds each sub-grader's reward.
 
-A failure inside a run (a template variable the item lacks, an exception in a python grader, a
-formula that divides by zero) is not an HTTP error: the reward is 0 and the matching flag in
-`metadata.errors` is set, as the service reports it. Call `validate_grader` first.
+A failure inside a run is not an HTTP error: the reward is 0 and the matching flag in
+`metadata.errors` is set, as the service reports it: `invalid_variable_error` for a template
+variable the item or sample lacks, `sample_parse_error` for `{{sample.output_json...}}` when the
+sample is not JSON, `python_grader_runtime_error` / `python_grader_server_error` for a python
+grader's exception / timeout, `formula_parse_error`, or `other_error` for a formula's math error.
+Call `validate_grader` first.
 """
 
 from __future__ import annotations
@@ -201,6 +204,20 @@ def _render_pair(grader: Mapping[str, Any], inputs: _Inputs) -> tuple[str, str]:
     return text, reference
 
 
+def _template_flag(error: TemplateError, inputs: _Inputs) -> str:
+    """`sample_parse_error` when the grader reads output_json of a sample that is not JSON,
+    else `invalid_variable_error`."""
+    ref = error.reference
+    if (
+        ref is not None
+        and ref.namespace == "sample"
+        and ref.path[:1] == ("output_json",)
+        and inputs.sample.get("output_json") is None
+    ):
+        return "sample_parse_error"
+    return "invalid_variable_error"
+
+
 def check_strings(operation: str, text: str, reference: str) -> bool:
     """The string_check operations on already rendered strings."""
     if operation == "eq":
@@ -217,8 +234,8 @@ def check_strings(operation: str, text: str, reference: str) -> bool:
 def _string_check(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     try:
         text, reference = _render_pair(grader, inputs)
-    except TemplateError:
-        return _Run().fail("invalid_variable_error")
+    except TemplateError as error:
+        return _Run().fail(_template_flag(error, inputs))
     passed = check_strings(str(grader["operation"]), text, reference)
     return _Run(reward=1.0 if passed else 0.0)
 
@@ -226,8 +243,8 @@ def _string_check(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
 def _text_similarity(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     try:
         text, reference = _render_pair(grader, inputs)
-    except TemplateError:
-        return _Run().fail("invalid_variable_error")
+    except TemplateError as error:
+        return _Run().fail(_template_flag(error, inputs))
     return _Run(reward=similarity(str(grader["evaluation_metric"]), text, reference))
 
 
@@ -265,8 +282,8 @@ def _model_stand_in(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
                     (item_values if ref.namespace == "item" else sample_values).append(value)
             role = str(message.get("role", "user"))
             messages.append({"role": role, "content": "\n".join(rendered)})
-    except TemplateError:
-        return _Run().fail("invalid_variable_error")
+    except TemplateError as error:
+        return _Run().fail(_template_flag(error, inputs))
     answer = "\n".join(sample_values) if sample_values else str(sample.get("output_text", ""))
     reference = "\n".join(item_values) if item_values else None
     s = stand_in_similarity(answer, reference)
