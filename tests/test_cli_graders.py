@@ -220,3 +220,10 @@ def test_with_the_mock_a_json_grader_on_plain_text_says_to_send_json(
     assert "give --sample as JSON" in text.stderr
     as_json = mock_cli("graders", "run", str(path), "--item", item, "--sample", '{"city": "Paris"}')
     assert (as_json.exit_code, as_json.stdout) == (0, "reward: 1.0\n")
+
+
+def test_an_at_sign_alone_names_no_file(run_cli: RunCli, api: Api, grader_file: Path) -> None:
+    result = run_cli("graders", "run", str(grader_file), "--sample", "@")
+    assert result.exit_code == 2
+    assert "--sample @ names no file" in result.stderr
+    api.assert_no_requests()
