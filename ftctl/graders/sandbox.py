@@ -7,11 +7,13 @@ its own time limit.
 Never in the calling process: the source is user code. The child is a fresh `python -I -B` with
 an empty environment (no API key reaches it), a scratch working directory, and limits it sets on
 itself before it reads the source: address space (memory), CPU seconds, file size, open files,
-no core dumps. The parent waits at most `timeout` seconds of wall time, then kills the child's
-whole process group. Where the kernel lets an unprivileged process make namespaces (util-linux
-`unshare`), the child also runs in new user, PID and network namespaces: it cannot see or signal
-the server's processes and has no network, as on the service. The result comes back through a
-file capped by the file-size limit, so no output of the child can fill the server's memory.
+no core dumps. Each call has `timeout` seconds (an alarm in the child); the parent waits for the
+calls' total plus a start-up margin, then kills the child's whole process group. Where the
+kernel lets an unprivileged process make namespaces (util-linux `unshare`), the child also runs
+in new user, PID and network namespaces: it cannot see or signal the server's processes and has
+no network, as on the service. (It still acts on files as the user running the server does:
+this is a mock's sandbox, not a jail.) Results come back through a file capped by the file-size
+limit, so no output of the child can fill the server's memory.
 """
 
 from __future__ import annotations
