@@ -211,10 +211,13 @@ def test_multi_passes_on_a_sub_graders_error_flags() -> None:
     grader = {
         "type": "multi",
         "name": "m",
-        "graders": {"a": string_check("eq", "{{item.missing}}")},
-        "calculate_output": "a",
+        "graders": {"a": string_check("eq", "{{item.missing}}"), "b": string_check("eq")},
+        "calculate_output": "a + b",
     }
-    assert run_grader(grader, ITEM, "Paris")["metadata"]["errors"]["invalid_variable_error"]
+    result = run_grader(grader, ITEM, "Paris")
+    assert result["metadata"]["errors"]["invalid_variable_error"]
+    assert result["reward"] == 0.0  # not b's 1.0: a failed sub-grader fails the whole
+    assert result["sub_rewards"] == {"a": 0.0, "b": 1.0}
 
 
 def test_python_grader_outcomes_map_to_the_service_flags() -> None:

@@ -14,7 +14,8 @@
   token count and the tokens of the stand-in's answer, under the grader's model.
 - python: `grade(sample, item)` in a separate, limited process (ftctl.graders.sandbox).
 - multi: every named sub-grader, then `calculate_output` over their rewards (ftctl.graders
-  .expression); `sub_rewards` holds each sub-grader's reward.
+  .expression); `sub_rewards` holds each sub-grader's reward. When a sub-grader fails, the
+  formula is not applied: the reward is 0 and that sub-grader's error flags are the multi's.
 
 A failure inside a run is not an HTTP error: the reward is 0 and the matching flag in
 `metadata.errors` is set, as the service reports it: `invalid_variable_error` for a template
@@ -347,6 +348,8 @@ def _multi(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
         formula = parse_formula(str(grader.get("calculate_output", "")))
     except ExpressionError:
         return run.fail("formula_parse_error")
+    if any(run.errors[flag] for flag in ERROR_FLAGS):
+        return run  # a sub-grader failed: reward 0, its flags and the others' rewards reported
     try:
         run.reward = formula.evaluate(run.sub_rewards)
     except ExpressionError as error:
