@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ftctl.cli import _output
-from ftctl.cli._errors import guarded
 from ftctl.cli._options import ReportJsonFlag
 from ftctl.errors import InputError, UsageError
 from ftctl.exit_codes import ExitCode
@@ -531,4 +530,4 @@ prepare.__doc__ = PREPARE_HELP
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
-    app.command("prepare", help=PREPARE_HELP)(guarded(prepare))
+    app.command("prepare", help=PREPARE_HELP)(prepare)
