@@ -42,7 +42,10 @@ SERVER = "https://api.openai.com"
 def spec_dict() -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(SPEC.read_text(encoding="utf-8"))
     status = doc["components"]["schemas"]["FineTuningJob"]["properties"]["status"]
-    status["enum"] = [*status["enum"], "paused"]  # the one known gap of the description
+    status["enum"] = [*status["enum"], "paused"]  # the description's own examples return it
+    # The service sends `"status_details": null` on every file; the description says string.
+    details = doc["components"]["schemas"]["OpenAIFile"]["properties"]["status_details"]
+    details["type"] = ["string", "null"]
     return doc
 
 

@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ftctl.mock import completions as gen
+from ftctl.mock import permissions
+from ftctl.mock.azure import AzureShape
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
 from ftctl.mock.errors import (
     APIError,
@@ -42,6 +44,7 @@ from ftctl.mock.http import (
 )
 from ftctl.mock.store import (
     ACTIVE,
+    QUEUE_SECONDS,
     FileRecord,
     Job,
     Limits,
@@ -79,15 +82,21 @@ HP_KEYS = {
 def create_app(
     speed: float = 1.0,
     seed: int = 0,
-    org: str = "org-mock",
+    org: str = "personal",
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
+    admin_keys_only: bool = False,
 ) -> Starlette:
-    """A fresh service with its own state. `clock` is injectable so tests can step time."""
+    """A fresh service with its own state. `clock` is injectable so tests can step time.
+
+    `org` is the organization's name as it appears in `ft:` model names (`personal` for a
+    personal account, as the service names it); its `org-...` id is seeded.
+    `admin_keys_only` makes checkpoint permissions refuse keys that are not `sk-admin-...`."""
     if speed <= 0:
         raise ValueError("speed must be positive")
     store = Store(speed=speed, seed=seed, org=org, clock=clock, limits=limits)
     api = _Api(store)
+    book = permissions.PermissionBook(store, admin_keys_only=admin_keys_only)
     routes = [
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model}", api.retrieve_model, methods=["GET"]),
@@ -111,6 +120,7 @@ def create_app(
         Route("/v1/fine_tuning/jobs/{job_id}/checkpoints", api.list_checkpoints, methods=["GET"]),
         Route("/v1/completions", api.completion, methods=["POST"]),
         Route("/v1/chat/completions", api.chat_completion, methods=["POST"]),
+        *permissions.routes(book),
     ]
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
@@ -135,7 +145,7 @@ def create_app(
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Envelope, store=store)],
+        middleware=[Middleware(AzureShape), Middleware(Envelope, store=store)],
         exception_handlers={
             APIError: on_api_error,
             HTTPException: on_http_error,
@@ -237,27 +247,10 @@ def _check_metadata(raw: object, param: str = "metadata") -> dict[str, str] | No
     return dict(raw)
 
 
-def _check_stop(raw: object) -> list[str]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-        if len(raw) > 4:
-            raise APIError(
-                400,
-                f"Invalid 'stop': array too long. Expected an array with maximum length 4, but "
-                f"got an array with length {len(raw)} instead.",
-                param="stop",
-                code="array_above_max_length",
-            )
-        return [str(s) for s in raw]
-    raise invalid_type("stop", "a string or an array of strings", raw)
-
-
 class _Api:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.rates = gen.RateWindow()
 
     # -- models ---------------------------------------------------------------------------------
     async def list_models(self, request: Request) -> Response:
@@ -496,7 +489,7 @@ class _Api:
         return job
 
     def _job_json(self, job: Job, now: float) -> dict[str, Any]:
-        return job.as_json(now, self.store.org)
+        return job.as_json(now, self.store.org_id)
 
     def _training_file(self, body: dict[str, Any], param: str, required: bool) -> str | None:
         file_id = _str_param(body, param, required=required)
@@ -754,7 +747,8 @@ class _Api:
                 f"Job {job.id} is {status}; only a paused job can be resumed.",
                 param="fine_tuning_job_id",
             )
-        job.pauses[-1].real_end = now
+        job.pauses[-1].resumed_at = now
+        job.pauses[-1].real_end = now + QUEUE_SECONDS / job.speed
         return JSONResponse(self._job_json(job, now))
 
     async def list_events(self, request: Request) -> Response:
@@ -794,16 +788,6 @@ class _Api:
             )
         return tuned.base, tuned
 
-    @staticmethod
-    def _common(body: dict[str, Any]) -> tuple[int, list[str], bool, bool]:
-        n = body.get("n")
-        n = 1 if n is None else _check_int("n", n, 1, 128)
-        stop = _check_stop(body.get("stop"))
-        stream = bool(body.get("stream") or False)
-        options = body.get("stream_options") or {}
-        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        return n, stop, stream, include_usage
-
     async def completion(self, request: Request) -> Response:
         body = await json_body(request)
         now = self.store.sync()
@@ -817,73 +801,31 @@ class _Api:
                 "Did you mean to use v1/chat/completions?",
                 param="model",
             )
-        if "prompt" not in body:
-            raise missing("prompt")
+        req = gen.parse_completion(body)
         from ftctl.tokens import encoding_for_model
 
         enc = encoding_for_model(base.id)
-        prompts = _prompts(body["prompt"], enc)
-        max_tokens = body.get("max_tokens")
-        max_tokens = 16 if max_tokens is None else _check_int("max_tokens", max_tokens, 0, 1 << 20)
-        n, stop, stream, include_usage = self._common(body)
-        echo = bool(body.get("echo") or False)
-        choices: list[tuple[str, str]] = []
-        completion_tokens = prompt_tokens = 0
-        for prompt in prompts:
-            prompt_tokens += len(enc.encode_ordinary(prompt))
-            for _ in range(n):
-                pieces = gen.learned_text(tuned.pairs, prompt) if tuned else gen.base_text(prompt)
-                choice = gen.generate(
-                    pieces, enc=enc, max_tokens=max_tokens, stop=stop, natural_pieces=None
-                )
-                completion_tokens += len(choice.tokens)
-                text = (prompt + choice.text) if echo else choice.text
-                choices.append((text, choice.finish_reason))
-        model_name = tuned.id if tuned else snapshot_of(base)
-        completion_id = "cmpl-" + _short(self.store, request)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
+        key = _short(self.store, request)
+        choices, usage = gen.completion_choices(
+            req,
+            _prompts(body["prompt"], enc),
+            pairs=tuned.pairs if tuned else None,
+            enc=enc,
+            key=key,
+        )
         head = {
-            "id": completion_id,
+            "id": "cmpl-" + key,
             "object": "text_completion",
             "created": int(now),
-            "model": model_name,
+            "model": tuned.id if tuned else snapshot_of(base),
         }
-        if not stream:
-            return JSONResponse(
-                {
-                    **head,
-                    "choices": [
-                        {"text": text, "index": i, "logprobs": None, "finish_reason": reason}
-                        for i, (text, reason) in enumerate(choices)
-                    ],
-                    "usage": usage,
-                }
-            )
-
-        def chunks() -> Iterator[dict[str, Any]]:
-            for i, (text, reason) in enumerate(choices):
-                fake = gen.Choice(text, reason, enc.encode_ordinary(text))
-                for piece in gen.token_pieces(fake, enc):
-                    yield {
-                        **head,
-                        "choices": [
-                            {"text": piece, "index": i, "logprobs": None, "finish_reason": None}
-                        ],
-                    }
-                yield {
-                    **head,
-                    "choices": [
-                        {"text": "", "index": i, "logprobs": None, "finish_reason": reason}
-                    ],
-                }
-            if include_usage:
-                yield {**head, "choices": [], "usage": usage}
-
-        return _sse(chunks())
+        limits = self.rates.headers(now, usage["total_tokens"])
+        if not req.stream:
+            return JSONResponse(gen.completion_body(head, choices, usage), headers=limits)
+        chunks = gen.completion_chunks(
+            head, choices, usage, include_usage=req.include_usage, enc=enc
+        )
+        return _sse(chunks, limits)
 
     async def chat_completion(self, request: Request) -> Response:
         body = await json_body(request)
@@ -898,121 +840,26 @@ class _Api:
                 "endpoint. Did you mean to use v1/completions?",
                 param="model",
             )
-        messages = body.get("messages")
-        if messages is None:
-            raise missing("messages")
-        if not isinstance(messages, list) or not messages:
-            raise invalid_type("messages", "a non-empty array", messages)
-        for i, message in enumerate(messages):
-            if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-                raise missing(f"messages[{i}].role")
+        req = gen.parse_chat(body)
         from ftctl.tokens import encoding_for_model
 
         enc = encoding_for_model(base.id)
-        limit = body.get("max_completion_tokens", body.get("max_tokens"))
-        max_tokens = None if limit is None else _check_int("max_tokens", limit, 1, 1 << 20)
-        n, stop, stream, include_usage = self._common(body)
-        user = ""
-        for message in reversed(messages):
-            if message.get("role") == "user":
-                user = gen.message_text(message)
-                break
-        answers = []
-        completion_tokens = 0
-        for _ in range(n):
-            if tuned:
-                pieces = gen.learned_text(tuned.pairs, user)
-                natural = 1
-            else:
-                pieces = gen.base_text(user)
-                natural = 2
-            choice = gen.generate(
-                pieces, enc=enc, max_tokens=max_tokens, stop=stop, natural_pieces=natural
-            )
-            text = choice.text.strip() if not tuned else choice.text
-            choice = gen.Choice(text, choice.finish_reason, enc.encode_ordinary(text))
-            completion_tokens += len(choice.tokens)
-            answers.append(choice)
-        prompt_tokens = chat_tokens(messages, enc)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
+        key = _short(self.store, request)
+        choices = gen.chat_choices(req, pairs=tuned.pairs if tuned else None, enc=enc, key=key)
+        usage = gen.chat_usage(chat_tokens(req.messages, enc), choices)
+        model = tuned.id if tuned else snapshot_of(base)
         head = {
-            "id": "chatcmpl-" + _short(self.store, request),
+            "id": "chatcmpl-" + key,
             "created": int(now),
-            "model": tuned.id if tuned else snapshot_of(base),
+            "model": model,
             "service_tier": "default",
+            "system_fingerprint": gen.system_fingerprint(model),
         }
-        if not stream:
-            return JSONResponse(
-                {
-                    **head,
-                    "object": "chat.completion",
-                    "choices": [
-                        {
-                            "index": i,
-                            "message": {
-                                "role": "assistant",
-                                "content": c.text,
-                                "refusal": None,
-                                "annotations": [],
-                            },
-                            "logprobs": None,
-                            "finish_reason": c.finish_reason,
-                        }
-                        for i, c in enumerate(answers)
-                    ],
-                    "usage": usage,
-                }
-            )
-        chunk_head = {**head, "object": "chat.completion.chunk"}
-
-        def chunks() -> Iterator[dict[str, Any]]:
-            extra: dict[str, Any] = {"usage": None} if include_usage else {}
-            for i, c in enumerate(answers):
-                yield {
-                    **chunk_head,
-                    "choices": [
-                        {
-                            "index": i,
-                            "delta": {"role": "assistant", "content": "", "refusal": None},
-                            "logprobs": None,
-                            "finish_reason": None,
-                        }
-                    ],
-                    **extra,
-                }
-                for piece in gen.token_pieces(c, enc):
-                    yield {
-                        **chunk_head,
-                        "choices": [
-                            {
-                                "index": i,
-                                "delta": {"content": piece},
-                                "logprobs": None,
-                                "finish_reason": None,
-                            }
-                        ],
-                        **extra,
-                    }
-                yield {
-                    **chunk_head,
-                    "choices": [
-                        {
-                            "index": i,
-                            "delta": {},
-                            "logprobs": None,
-                            "finish_reason": c.finish_reason,
-                        }
-                    ],
-                    **extra,
-                }
-            if include_usage:
-                yield {**chunk_head, "choices": [], "usage": usage}
-
-        return _sse(chunks())
+        limits = self.rates.headers(now, usage["total_tokens"])
+        if not req.stream:
+            return JSONResponse(gen.chat_body(head, choices, usage), headers=limits)
+        chunks = gen.chat_chunks(head, choices, usage, include_usage=req.include_usage, enc=enc)
+        return _sse(chunks, limits)
 
 
 def _short(store: Store, request: Request) -> str:
@@ -1035,12 +882,12 @@ def _prompts(raw: object, enc: Any) -> list[str]:
     raise invalid_type("prompt", "a string, an array of strings or an array of tokens", raw)
 
 
-def _sse(chunks: Iterator[dict[str, Any]]) -> StreamingResponse:
+def _sse(chunks: Iterator[dict[str, Any]], headers: dict[str, str]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(
-        body(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        body(), media_type="text/event-stream", headers={"cache-control": "no-cache", **headers}
     )

@@ -854,3 +854,110 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.3g}s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes}m{rest}s"
+
+
+# -- what a completion model answers -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextChoice:
+    text: str
+    finish_reason: str
+    logprobs: dict[str, Any] | None
+    groups: list[tuple[str, dict[str, Any] | None]]  # stream pieces with their logprobs
+
+
+def completion_choices(
+    req: CompletionRequest,
+    prompts: Sequence[str],
+    *,
+    pairs: Sequence[tuple[str, str]] | None,
+    enc: Any,
+    key: str,
+) -> tuple[list[TextChoice], dict[str, int]]:
+    """n answers per prompt, in the service's order (all of the first prompt's, then the next)."""
+    choices = []
+    prompt_tokens = completion_tokens = 0
+    for p_index, prompt in enumerate(prompts):
+        prompt_ids = enc.encode_ordinary(prompt)
+        prompt_tokens += len(prompt_ids)
+        for index in range(req.n):
+            pieces = learned_text(pairs, prompt) if pairs else base_text(prompt)
+            choice = generate(
+                pieces, enc=enc, max_tokens=req.max_tokens, stop=req.stop, natural_pieces=None
+            )
+            completion_tokens += len(choice.tokens)
+            text = (prompt + choice.text) if req.echo else choice.text
+            shown = (prompt_ids if req.echo else []) + choice.tokens
+            probs = None
+            entries: list[TokenLogprob] = []
+            if req.logprobs is not None:
+                entries = logprobs_for(
+                    enc,
+                    shown,
+                    key=f"{key}:{p_index}:{index}",
+                    confident=bool(pairs),
+                    top=req.logprobs,
+                )
+                start = 0 if req.echo else len(prompt)
+                probs = completion_logprobs(entries, start_offset=start, first_is_prompt=req.echo)
+            groups: list[tuple[str, dict[str, Any] | None]] = []
+            at = 0
+            offset = 0 if req.echo else len(prompt)
+            for piece, members in token_groups(shown, enc):
+                part = None
+                if probs is not None:
+                    part = completion_logprobs(
+                        entries[at : at + len(members)],
+                        start_offset=offset,
+                        first_is_prompt=req.echo and at == 0,
+                    )
+                at += len(members)
+                offset += len(piece)
+                groups.append((piece, part))
+            choices.append(TextChoice(text, choice.finish_reason, probs, groups))
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    return choices, usage
+
+
+def completion_body(
+    head: dict[str, Any], choices: Sequence[TextChoice], usage: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        **head,
+        "choices": [
+            {"text": c.text, "index": i, "logprobs": c.logprobs, "finish_reason": c.finish_reason}
+            for i, c in enumerate(choices)
+        ],
+        "usage": usage,
+    }
+
+
+def completion_chunks(
+    head: dict[str, Any],
+    choices: Sequence[TextChoice],
+    usage: dict[str, int],
+    *,
+    include_usage: bool,
+    enc: Any,
+) -> Iterator[dict[str, Any]]:
+    for i, c in enumerate(choices):
+        for piece, logprobs in c.groups:
+            yield {
+                **head,
+                "choices": [
+                    {"text": piece, "index": i, "logprobs": logprobs, "finish_reason": None}
+                ],
+            }
+        yield {
+            **head,
+            "choices": [
+                {"text": "", "index": i, "logprobs": None, "finish_reason": c.finish_reason}
+            ],
+        }
+    if include_usage:
+        yield {**head, "choices": [], "usage": usage}

@@ -52,6 +52,7 @@ class FileRecord:
             "bytes": len(self.content),
             "created_at": self.created_at,
             "status": "processed",
+            "status_details": None,  # deprecated, but the service still sends it
         }
 
 
@@ -109,7 +110,8 @@ class TunedModel:
 class Pause:
     sim_at: float
     real_start: float
-    real_end: float | None = None
+    real_end: float | None = None  # back in the queue from `resumed_at` until here
+    resumed_at: float | None = None
 
 
 @dataclass
@@ -197,6 +199,8 @@ class Job:
             return "cancelled"
         if self.pauses and self.pauses[-1].real_end is None:
             return "paused"
+        if self.pauses and now < (self.pauses[-1].real_end or 0):
+            return "queued"  # a resumed job waits for its turn again, as the service's does
         s = self.sim(now)
         if s < VALIDATE_SECONDS:
             return "validating_files"
@@ -355,9 +359,9 @@ class Job:
                 ev = SimEvent(0, f"pause-{i}", "Fine-tuning job paused")
                 rows.append((p.real_start, order, self._event(ev.key, p.real_start, ev)))
                 order += 1
-            if p.real_end is not None and p.real_end <= now:
+            if p.resumed_at is not None and p.resumed_at <= now:
                 ev = SimEvent(0, f"resume-{i}", "Fine-tuning job resumed")
-                rows.append((p.real_end, order, self._event(ev.key, p.real_end, ev)))
+                rows.append((p.resumed_at, order, self._event(ev.key, p.resumed_at, ev)))
                 order += 1
         if self.cancelled_real is not None and self.cancelled_real <= now:
             ev = SimEvent(0, "cancelled", "Fine-tuning job cancelled")
@@ -446,7 +450,11 @@ class Store:
     ) -> None:
         self.speed = speed
         self.seed = seed
-        self.org = org
+        self.org = org  # the name in `ft:` model names
+        # Seeded ids shaped like the service's: `org-` and 24 characters; a personal account's
+        # owner is `user-` and 24 lowercase characters.
+        self.org_id = "org-" + digest(f"org:{seed}:{org}", 24)
+        self.owner = "user-" + digest(f"owner:{seed}:{org}", 24).lower()
         self.clock = clock
         self.limits = limits or Limits()
         self.rng = random.Random(seed)
@@ -489,7 +497,7 @@ class Store:
                 self.models[job.fine_tuned_model] = TunedModel(
                     id=job.fine_tuned_model,
                     created=int(finished),
-                    owned_by=self.org,
+                    owned_by=self.owner,
                     base=job.base,
                     pairs=job.train.pairs,
                 )
@@ -521,5 +529,7 @@ class Store:
                 continue
             for ckpt in job.checkpoints(now):
                 if ckpt["fine_tuned_model_checkpoint"] == name:
-                    return TunedModel(name, ckpt["created_at"], self.org, job.base, job.train.pairs)
+                    return TunedModel(
+                        name, ckpt["created_at"], self.owner, job.base, job.train.pairs
+                    )
         return None
