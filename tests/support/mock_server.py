@@ -48,6 +48,7 @@ def running_mock(
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
     app_out: list[Any] | None = None,
+    admin_keys_only: bool = False,
 ) -> Iterator[str]:
     """Yield the base URL (ending in /v1) of a fresh mock; stop it on exit.
 
@@ -57,7 +58,14 @@ def running_mock(
 
     from ftctl.mock import create_app
 
-    app = create_app(speed=speed, seed=seed, org=org, clock=clock, limits=limits)
+    app = create_app(
+        speed=speed,
+        seed=seed,
+        org=org,
+        clock=clock,
+        limits=limits,
+        admin_keys_only=admin_keys_only,
+    )
     if app_out is not None:
         app_out.append(app)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
