@@ -392,19 +392,7 @@ class Job:
         ][-KEPT_CHECKPOINTS:]
         out = []
         for step in reversed(reached):
-            m = self.plan.metrics[step - 1]
-            metrics: dict[str, Any] = {
-                "step": step,
-                "train_loss": m.train_loss,
-                "train_mean_token_accuracy": m.train_accuracy,
-            }
-            if m.valid_loss is not None:
-                metrics |= {
-                    "valid_loss": m.valid_loss,
-                    "valid_mean_token_accuracy": m.valid_accuracy,
-                    "full_valid_loss": m.valid_loss,
-                    "full_valid_mean_token_accuracy": m.valid_accuracy,
-                }
+            metrics = self.plan.metrics[step - 1].checkpoint_metrics()
             out.append(
                 {
                     "object": "fine_tuning.job.checkpoint",
