@@ -822,9 +822,7 @@ class _Api:
         limits = self.rates.headers(now, usage["total_tokens"])
         if not req.stream:
             return JSONResponse(gen.completion_body(head, choices, usage), headers=limits)
-        chunks = gen.completion_chunks(
-            head, choices, usage, include_usage=req.include_usage, enc=enc
-        )
+        chunks = gen.completion_chunks(head, choices, usage, include_usage=req.include_usage)
         return _sse(chunks, limits)
 
     async def chat_completion(self, request: Request) -> Response:

@@ -127,22 +127,6 @@ def generate(
     return Choice(text=text, finish_reason=reason, tokens=enc.encode_ordinary(text))
 
 
-def token_pieces(choice: Choice, enc: Any) -> list[str]:
-    """The text split at token boundaries, as a stream sends it (multi-byte runs kept whole)."""
-    pieces: list[str] = []
-    pending = b""
-    for token in choice.tokens:
-        pending += enc.decode_single_token_bytes(token)
-        try:
-            pieces.append(pending.decode("utf-8"))
-            pending = b""
-        except UnicodeDecodeError:
-            continue
-    if pending:
-        pieces.append(pending.decode("utf-8", errors="replace"))
-    return pieces
-
-
 def message_text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):
@@ -943,7 +927,6 @@ def completion_chunks(
     usage: dict[str, int],
     *,
     include_usage: bool,
-    enc: Any,
 ) -> Iterator[dict[str, Any]]:
     for i, c in enumerate(choices):
         for piece, logprobs in c.groups:
