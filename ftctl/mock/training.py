@@ -521,3 +521,114 @@ def results_csv(plan: Plan) -> bytes:
     header = REWARD_CSV_HEADER if plan.method == "reinforcement" else LOSS_CSV_HEADER
     lines = [header, *(m.csv_row() for m in plan.metrics)]
     return ("\n".join(lines) + "\n").encode()
+
+
+# -- method hyperparameters, as the service checks and resolves them ---------------------------
+
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "supervised": ("batch_size", "learning_rate_multiplier", "n_epochs"),
+    "dpo": ("batch_size", "learning_rate_multiplier", "n_epochs", "beta"),
+    "reinforcement": (
+        "batch_size",
+        "learning_rate_multiplier",
+        "n_epochs",
+        "eval_interval",
+        "eval_samples",
+        "compute_multiplier",
+        "reasoning_effort",
+    ),
+}
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+# (low, high, integer?) for each numeric hyperparameter; low is exclusive for numbers.
+_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "n_epochs": (1, 50, True),
+    "batch_size": (1, 256, True),
+    "eval_interval": (1, None, True),
+    "eval_samples": (1, None, True),
+    "learning_rate_multiplier": (0, None, False),
+    "beta": (0, 2, False),
+    "compute_multiplier": (0.00001, 10, False),
+}
+
+
+def check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
+    """The hyperparameters a request gives for `method`, checked against the API's ranges;
+    raise APIError naming the first bad one (`where` is its path, e.g. method.dpo.hyperparameters).
+    """
+    from ftctl.mock import errors
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise errors.invalid_type(where, "an object", raw)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}"
+        if key not in HYPERPARAMETERS[method]:
+            raise errors.APIError(
+                400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
+            )
+        if key == "reasoning_effort":
+            if value not in REASONING_EFFORTS:
+                raise errors.APIError(
+                    400,
+                    f"Invalid value for '{name}': {value!r}. Supported values are: 'default', "
+                    "'low', 'medium', and 'high'.",
+                    param=name,
+                    code="invalid_value",
+                )
+            out[key] = value
+            continue
+        if value == "auto":
+            out[key] = "auto"
+            continue
+        low, high, integer = _RANGES[key]
+        if integer:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise errors.invalid_type(name, "an integer or 'auto'", value)
+            out[key] = errors.check_int_range(
+                name, value, int(low), 2**31 if high is None else int(high)
+            )
+            continue
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise errors.invalid_type(name, "a number or 'auto'", value)
+        if value <= low or (high is not None and value > high):
+            bound = f"greater than {low:g}" + (f" and at most {high:g}" if high is not None else "")
+            raise errors.APIError(
+                400,
+                f"Invalid '{name}': expected a value {bound}, but got {value} instead.",
+                param=name,
+                code="invalid_value",
+            )
+        out[key] = value
+    return out
+
+
+def requested_hyperparameters(method: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """What the job object shows before its files are validated: "auto" where not given."""
+    out = {key: given.get(key, "auto") for key in HYPERPARAMETERS[method]}
+    if method == "reinforcement":
+        out["reasoning_effort"] = given.get("reasoning_effort", "default")
+    return out
+
+
+def method_view(
+    method: str,
+    requested: Mapping[str, Any],
+    plan: Plan | None,
+    *,
+    resolved: bool,
+    grader: Mapping[str, Any] | None = None,
+    response_format: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The job object's `method`: as requested until the files are validated, then resolved."""
+    hyperparameters = plan.hyperparameters() if plan is not None and resolved else dict(requested)
+    section: dict[str, Any] = {"hyperparameters": hyperparameters}
+    if method == "reinforcement":
+        section["grader"] = dict(grader or {})
+        section["response_format"] = dict(response_format) if response_format else None
+    return {"type": method, method: section}
