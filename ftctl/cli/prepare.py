@@ -217,7 +217,7 @@ def _finish_chat(
         raise RejectedData(
             f"{next_file}: the service would reject this data "
             f"({sum(report.errors.values()):,} problem(s))",
-            hint="fix the lines above, then run `ftctl prepare` again",
+            hint="fix the lines above, then run the same command again",
         )
     if not as_json:
         _output.echo(

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ftctl.mock import completions as gen
-from ftctl.mock import permissions
+from ftctl.mock import graders, permissions
 from ftctl.mock.azure import AzureShape
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
 from ftctl.mock.errors import (
@@ -122,6 +122,7 @@ def create_app(
         Route("/v1/completions", api.completion, methods=["POST"]),
         Route("/v1/chat/completions", api.chat_completion, methods=["POST"]),
         *permissions.routes(book),
+        *graders.routes(),
     ]
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
