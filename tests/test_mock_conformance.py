@@ -305,8 +305,64 @@ def lifecycle(recorder: Recorder, shape: str) -> None:
         dpo = c.fine_tuning.jobs.create(
             training_file=chat, model="gpt-4.1-nano", method={"type": "dpo"}
         )
+        prefs = up(
+            "".join(
+                json.dumps(
+                    {
+                        "input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+                        "preferred_output": [{"role": "assistant", "content": f"yes {i}"}],
+                        "non_preferred_output": [{"role": "assistant", "content": f"no {i}"}],
+                    }
+                )
+                + "\n"
+                for i in range(10)
+            ).encode()
+        )
+        rft_rows = "".join(
+            json.dumps({"messages": [{"role": "user", "content": f"q{i}"}], "answer": f"a{i}"})
+            + "\n"
+            for i in range(10)
+        )
+        rft_file = up(rft_rows.encode())
         clock.advance(60)
         c.fine_tuning.jobs.retrieve(dpo.id)  # failed: chat rows are not preference pairs
+        good_dpo = c.fine_tuning.jobs.create(
+            training_file=prefs,
+            model="gpt-4.1-nano",
+            method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.3}}},
+        )
+        grader: Any = {
+            "type": "string_check",
+            "name": "answer",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}",
+            "operation": "eq",
+        }
+        rft = c.fine_tuning.jobs.create(
+            training_file=rft_file,
+            validation_file=rft_file,
+            model="o4-mini",
+            method={
+                "type": "reinforcement",
+                "reinforcement": {"grader": grader, "hyperparameters": {"eval_interval": 2}},
+            },
+        )
+        expect(
+            openai.BadRequestError,
+            lambda: c.fine_tuning.jobs.create(
+                training_file=rft_file,
+                model="o4-mini",
+                method={
+                    "type": "reinforcement",
+                    "reinforcement": {"grader": grader, "hyperparameters": {"eval_samples": 0}},
+                },
+            ),
+        )
+        clock.advance(120)
+        for j in (good_dpo, rft):
+            c.fine_tuning.jobs.retrieve(j.id)
+            c.fine_tuning.jobs.list_events(j.id, limit=50)
+            c.fine_tuning.jobs.checkpoints.list(j.id)
 
         # models and completions
         done = c.fine_tuning.jobs.retrieve(job.id)

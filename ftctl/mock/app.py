@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ftctl.graders.validation import GraderError, validate_grader
 from ftctl.mock import completions as gen
 from ftctl.mock import graders, permissions
 from ftctl.mock.azure import AzureShape
@@ -54,7 +55,16 @@ from ftctl.mock.store import (
     UploadRecord,
     digest,
 )
-from ftctl.mock.training import DataError, Dataset, Kind, make_plan, read_dataset
+from ftctl.mock.training import (
+    DataError,
+    Dataset,
+    Kind,
+    check_hyperparameters,
+    make_plan,
+    make_reinforcement_plan,
+    read_dataset,
+    requested_hyperparameters,
+)
 from ftctl.tokens import chat_tokens
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -73,11 +83,6 @@ JOB_KEYS = frozenset(
         "integrations",
     }
 )
-HP_KEYS = {
-    "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
-    "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
-    "reinforcement": (),
-}
 
 
 def create_app(
@@ -177,41 +182,6 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise invalid_type(name, "an integer", value)
     return check_int_range(name, value, low, high)
-
-
-def _check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise invalid_type(where, "an object", raw)
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = f"{where}.{key}"
-        if key not in HP_KEYS[method]:
-            raise APIError(
-                400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
-            )
-        if value == "auto":
-            out[key] = "auto"
-        elif key == "n_epochs":
-            out[key] = _check_int(name, value, 1, 50)
-        elif key == "batch_size":
-            out[key] = _check_int(name, value, 1, 256)
-        else:
-            high = 2.0 if key == "beta" else None
-            if not _number(value):
-                raise invalid_type(name, "a number or 'auto'", value)
-            assert isinstance(value, int | float)
-            if value <= 0 or (high is not None and value > high):
-                bound = f"greater than 0 and at most {high}" if high else "greater than 0"
-                raise APIError(
-                    400,
-                    f"Invalid '{name}': expected a value {bound}, but got {value} instead.",
-                    param=name,
-                    code="invalid_value",
-                )
-            out[key] = value
-    return out
 
 
 def _check_metadata(raw: object, param: str = "metadata") -> dict[str, str] | None:
@@ -541,7 +511,7 @@ class _Api:
         seed = body.get("seed")
         if seed is not None:
             seed = _check_int("seed", seed, 0, 2_147_483_647)
-        method_type, requested = self._method(body, base)
+        method_type, requested, grader, response_format = self._method(body, base)
         metadata = _check_metadata(body.get("metadata"))
         integrations = body.get("integrations") or []
         if not isinstance(integrations, list) or len(integrations) > 5:
@@ -605,15 +575,27 @@ class _Api:
                 value = requested.get(key, "auto")
                 return None if value == "auto" else value
 
-            plan = make_plan(
-                train,
-                seed=job_seed,
-                has_validation=valid is not None,
-                n_epochs=given("n_epochs"),
-                batch_size=given("batch_size"),
-                learning_rate_multiplier=given("learning_rate_multiplier"),
-                beta=(given("beta") or 0.1) if method_type == "dpo" else None,
-            )
+            if method_type == "reinforcement":
+                assert grader is not None
+                plan = make_reinforcement_plan(
+                    train,
+                    valid,
+                    grader=grader,
+                    grade=_grade,
+                    seed=job_seed,
+                    hyperparameters=requested,
+                )
+            else:
+                plan = make_plan(
+                    train,
+                    seed=job_seed,
+                    has_validation=valid is not None,
+                    n_epochs=given("n_epochs"),
+                    batch_size=given("batch_size"),
+                    learning_rate_multiplier=given("learning_rate_multiplier"),
+                    beta=(given("beta") or 0.1) if method_type == "dpo" else None,
+                    method=method_type,
+                )
         job = Job(
             id=job_id,
             base=base,
@@ -633,6 +615,8 @@ class _Api:
             plan=plan,
             failure=failure,
             speed=self.store.speed,
+            grader=grader,
+            response_format=response_format,
         )
         self.store.jobs[job_id] = job
         return JSONResponse(self._job_json(job, now))
@@ -652,13 +636,14 @@ class _Api:
             code="model_not_available",
         )
 
-    def _method(self, body: dict[str, Any], base: BaseModel) -> tuple[str, dict[str, Any]]:
-        legacy = _check_hyperparameters(
-            body.get("hyperparameters"), "hyperparameters", "supervised"
-        )
+    def _method(
+        self, body: dict[str, Any], base: BaseModel
+    ) -> tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+        """(method, requested hyperparameters, grader, response_format) of a job request."""
+        legacy = check_hyperparameters(body.get("hyperparameters"), "hyperparameters", "supervised")
         method = body.get("method")
         if method is None:
-            return "supervised", self._defaults("supervised", legacy)
+            return "supervised", requested_hyperparameters("supervised", legacy), None, None
         if not isinstance(method, dict):
             raise invalid_type("method", "an object", method)
         kind = method.get("type")
@@ -680,20 +665,30 @@ class _Api:
         section = method.get(kind) or {}
         if not isinstance(section, dict):
             raise invalid_type(f"method.{kind}", "an object", section)
-        given = _check_hyperparameters(
+        given = check_hyperparameters(
             section.get("hyperparameters"), f"method.{kind}.hyperparameters", kind
         )
+        grader = response_format = None
+        if kind == "reinforcement":
+            grader = section.get("grader")
+            if grader is None:
+                raise missing("method.reinforcement.grader")
+            try:
+                validate_grader(grader, param="method.reinforcement.grader")
+            except GraderError as error:
+                raise APIError(400, error.message, param=error.param, code=error.code) from None
+            response_format = section.get("response_format")
+            if response_format is not None and not isinstance(response_format, dict):
+                raise invalid_type(
+                    "method.reinforcement.response_format", "an object", response_format
+                )
         if legacy and given and legacy != {k: v for k, v in given.items() if k != "beta"}:
             raise bad_request(
                 "Pass hyperparameters either in 'method' or in the deprecated top-level "
                 "'hyperparameters', not both.",
                 param="hyperparameters",
             )
-        return kind, self._defaults(kind, {**legacy, **given})
-
-    @staticmethod
-    def _defaults(kind: str, given: dict[str, Any]) -> dict[str, Any]:
-        return {key: given.get(key, "auto") for key in HP_KEYS[kind]}
+        return kind, requested_hyperparameters(kind, {**legacy, **given}), grader, response_format
 
     async def list_jobs(self, request: Request) -> Response:
         now = self.store.sync()
@@ -866,6 +861,13 @@ class _Api:
             return JSONResponse(gen.chat_body(head, choices, usage), headers=limits)
         chunks = gen.chat_chunks(head, choices, usage, include_usage=req.include_usage, enc=enc)
         return _sse(chunks, limits)
+
+
+def _grade(grader: Mapping[str, Any], item: Mapping[str, Any], sample: str) -> float:
+    """The reward the job's grader gives one of the model's answers (errors score 0)."""
+    from ftctl.graders import run_grader
+
+    return float(run_grader(grader, item, sample)["reward"])
 
 
 def _short(store: Store, request: Request) -> str:

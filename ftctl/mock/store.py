@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftctl.mock.catalog import BaseModel
-from ftctl.mock.training import KEPT_CHECKPOINTS, Dataset, Plan, results_csv
+from ftctl.mock.training import KEPT_CHECKPOINTS, Dataset, Plan, method_view, results_csv
 
 # Simulated seconds of each phase. The book's 30-example job (90 steps) takes about 19 s at
 # speed 1; a large job's steps are shortened so nothing takes more than about a minute.
@@ -146,6 +146,8 @@ class Job:
     plan: Plan | None
     failure: tuple[str, str] | None  # (message, param) found while validating files
     speed: float
+    grader: dict[str, Any] | None = None  # reinforcement
+    response_format: dict[str, Any] | None = None  # reinforcement
     pauses: list[Pause] = field(default_factory=list)
     cancelled_real: float | None = None
     materialized: bool = False
@@ -214,22 +216,20 @@ class Job:
 
     # -- the view -------------------------------------------------------------------------------
     def hyperparameters(self, now: float) -> dict[str, Any]:
-        if self.plan is None or self.sim(now) < VALIDATE_SECONDS:
-            return {k: v for k, v in self.requested.items() if k != "beta"}
-        return {
-            "batch_size": self.plan.batch_size,
-            "learning_rate_multiplier": self.plan.learning_rate_multiplier,
-            "n_epochs": self.plan.n_epochs,
-        }
+        """The deprecated top-level field: the three hyperparameters every method has."""
+        common = ("batch_size", "learning_rate_multiplier", "n_epochs")
+        view = self.method(now)[self.method_type]["hyperparameters"]
+        return {key: view[key] for key in common if key in view}
 
     def method(self, now: float) -> dict[str, Any]:
-        hp = self.hyperparameters(now)
-        if self.method_type == "dpo":
-            beta = self.requested.get("beta", "auto")
-            if self.plan is not None and self.sim(now) >= VALIDATE_SECONDS:
-                beta = self.plan.beta
-            hp = {**hp, "beta": beta}
-        return {"type": self.method_type, self.method_type: {"hyperparameters": hp}}
+        return method_view(
+            self.method_type,
+            self.requested,
+            self.plan,
+            resolved=self.sim(now) >= VALIDATE_SECONDS,
+            grader=self.grader,
+            response_format=self.response_format,
+        )
 
     def finished_at(self, now: float) -> int | None:
         status = self.status(now)
@@ -340,6 +340,14 @@ class Job:
         ]
         self._timeline = events
         return events
+
+    @property
+    def learned_pairs(self) -> tuple[tuple[str, str], ...]:
+        """What the tune answers with: its training answers, or for reinforcement, the answers
+        its grader rewarded."""
+        if self.plan is not None and self.plan.learned is not None:
+            return self.plan.learned
+        return self.train.pairs if self.train is not None else ()
 
     def checkpoint_name(self, step: int) -> str:
         return f"{self.fine_tuned_model}:ckpt-step-{step}"
@@ -487,7 +495,7 @@ class Store:
                     created=int(finished),
                     owned_by=self.owner,
                     base=job.base,
-                    pairs=job.train.pairs,
+                    pairs=job.learned_pairs,
                 )
         return now
 
@@ -518,6 +526,6 @@ class Store:
             for ckpt in job.checkpoints(now):
                 if ckpt["fine_tuned_model_checkpoint"] == name:
                     return TunedModel(
-                        name, ckpt["created_at"], self.owner, job.base, job.train.pairs
+                        name, ckpt["created_at"], self.owner, job.base, job.learned_pairs
                     )
         return None

@@ -481,7 +481,10 @@ def make_reinforcement_plan(
         rewards = [reward(scored[i], i, share, "train") for i in batch_at]
         spread = sum(abs(scored[i].best_reward - scored[i].base_reward) for i in batch_at)
         noise = rng.uniform(-0.04, 0.04) * spread / len(batch_at)  # none when nothing can move
-        train_reward = round(sum(rewards) / len(rewards) + noise, 4)
+        # Noise never carries the mean past what the batch's answers can score.
+        low = min(min(scored[i].base_reward, scored[i].best_reward) for i in batch_at)
+        high = max(max(scored[i].base_reward, scored[i].best_reward) for i in batch_at)
+        train_reward = round(min(high, max(low, sum(rewards) / len(rewards) + noise)), 4)
         valid_reward = valid_tokens = None
         if valid_scored is not None and (step % interval == 0 or step == total):
             # eval_samples answers per validation item: their mean, as the service reports.
