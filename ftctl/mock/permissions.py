@@ -14,12 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from ftctl.mock.errors import APIError, invalid_type, missing
-from ftctl.mock.http import json_body, page, query_int
+from ftctl.mock.http import Call, endpoint
 from ftctl.mock.store import Store
 
 BASE = "/v1/fine_tuning/checkpoints/{checkpoint:path}/permissions"
@@ -114,11 +110,10 @@ def _list_body(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     }
 
 
-def routes(book: PermissionBook) -> list[Route]:
-    def admin(request: Request) -> None:
-        if not book.admin_keys_only:
-            return
-        key = request.headers.get("authorization", "").partition(" ")[2].strip()
+def _book(call: Call) -> PermissionBook:
+    book: PermissionBook = call.request.app.state.permissions
+    if book.admin_keys_only:
+        key = call.request.headers.get("authorization", "").partition(" ")[2].strip()
         if not key.startswith(ADMIN_PREFIX):
             raise APIError(
                 403,
@@ -126,59 +121,61 @@ def routes(book: PermissionBook) -> list[Route]:
                 "need an admin API key (sk-admin-...), made by an organization owner.",
                 code="insufficient_permissions",
             )
+    book.check_checkpoint(call.path["checkpoint"], call.now)
+    return book
 
-    async def create(request: Request) -> Response:
-        admin(request)
-        body = await json_body(request)
-        now = book.store.sync()
-        name = request.path_params["checkpoint"]
-        book.check_checkpoint(name, now)
-        projects = body.get("project_ids")
-        if projects is None:
-            raise missing("project_ids")
-        if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
-            raise invalid_type("project_ids", "an array of strings", projects)
-        if not projects:
-            raise APIError(
-                400,
-                "Invalid 'project_ids': empty array. Expected an array with minimum length 1, "
-                "but got an empty array instead.",
-                param="project_ids",
-                code="empty_array",
-            )
-        created = book.share(name, [str(p) for p in projects], now)
-        return JSONResponse(_list_body([p.as_json() for p in created], False))
 
-    async def list_permissions(request: Request) -> Response:
-        admin(request)
-        now = book.store.sync()
-        name = request.path_params["checkpoint"]
-        book.check_checkpoint(name, now)
-        order = request.query_params.get("order", "descending")
-        if order not in ("ascending", "descending"):
-            raise APIError(
-                400,
-                f"Invalid value for 'order': '{order}'. Expected 'ascending' or 'descending'.",
-                param="order",
-                code="invalid_value",
-            )
-        limit = query_int(request, "limit", 10, 1, 100)
-        found = book.listed(name, request.query_params.get("project_id"), order == "descending")
-        data, has_more = page(
-            [p.as_json() for p in found], request.query_params.get("after"), limit
+async def create(call: Call) -> dict[str, Any]:
+    book = _book(call)
+    projects = call.body.get("project_ids")
+    if projects is None:
+        raise missing("project_ids")
+    if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
+        raise invalid_type("project_ids", "an array of strings", projects)
+    if not projects:
+        raise APIError(
+            400,
+            "Invalid 'project_ids': empty array. Expected an array with minimum length 1, "
+            "but got an empty array instead.",
+            param="project_ids",
+            code="empty_array",
         )
-        return JSONResponse(_list_body(data, has_more))
+    created = book.share(call.path["checkpoint"], [str(p) for p in projects], call.now)
+    return _list_body([p.as_json() for p in created], False)
 
-    async def delete(request: Request) -> Response:
-        admin(request)
-        now = book.store.sync()
-        name = request.path_params["checkpoint"]
-        book.check_checkpoint(name, now)
-        gone = book.unshare(name, request.path_params["permission_id"])
-        return JSONResponse({"object": "checkpoint.permission", "id": gone.id, "deleted": True})
 
-    return [
-        Route(BASE, create, methods=["POST"]),
-        Route(BASE, list_permissions, methods=["GET"]),
-        Route(BASE + "/{permission_id}", delete, methods=["DELETE"]),
-    ]
+async def list_permissions(call: Call) -> dict[str, Any]:
+    book = _book(call)
+    order = call.query.get("order", "descending")
+    if order not in ("ascending", "descending"):
+        raise APIError(
+            400,
+            f"Invalid value for 'order': '{order}'. Expected 'ascending' or 'descending'.",
+            param="order",
+            code="invalid_value",
+        )
+    limit = call.query_int("limit", 10, 1, 100)
+    found = book.listed(
+        call.path["checkpoint"], call.query.get("project_id"), order == "descending"
+    )
+    items = [p.as_json() for p in found]
+    after = call.query.get("after")
+    start = 0
+    if after:
+        ids = [p["id"] for p in items]
+        start = ids.index(after) + 1 if after in ids else len(items)
+    data = items[start : start + limit]
+    return _list_body(data, start + limit < len(items))
+
+
+async def delete(call: Call) -> dict[str, Any]:
+    book = _book(call)
+    gone = book.unshare(call.path["checkpoint"], call.path["permission_id"])
+    return {"object": "checkpoint.permission", "id": gone.id, "deleted": True}
+
+
+ROUTES = [
+    endpoint("POST", BASE, create, body="json"),
+    endpoint("GET", BASE, list_permissions),
+    endpoint("DELETE", BASE + "/{permission_id}", delete),
+]
