@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -114,3 +116,20 @@ def test_an_admin_key_is_needed_when_the_mock_asks_for_one() -> None:
         )
         shared = admin.fine_tuning.checkpoints.permissions.create(model, project_ids=[PROJECTS[0]])
         assert shared.data[0].project_id == PROJECTS[0]
+
+
+def test_permissions_outlive_a_restart_with_state(tmp_path: Path) -> None:
+    clock = FakeClock()
+    apps: list[Any] = []
+    with running_mock(speed=1.0, clock=clock, state=tmp_path, app_out=apps) as url:
+        client = openai.OpenAI(base_url=url, api_key="k", max_retries=0, http_client=httpx.Client())
+        model, _ = _tune(client, clock)
+        kept = client.fine_tuning.checkpoints.permissions.create(model, project_ids=PROJECTS[:2])
+        client.fine_tuning.checkpoints.permissions.delete(
+            kept.data[1].id, fine_tuned_model_checkpoint=model
+        )
+    apps[0].state.store.db.close()  # what `ftctl mock serve` leaves behind when it stops
+    with running_mock(speed=1.0, clock=clock, state=tmp_path) as url:
+        client = openai.OpenAI(base_url=url, api_key="k", max_retries=0, http_client=httpx.Client())
+        listed = client.fine_tuning.checkpoints.permissions.list(model).data
+        assert [(p.id, p.project_id) for p in listed] == [(kept.data[0].id, PROJECTS[0])]

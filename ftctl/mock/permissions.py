@@ -46,6 +46,13 @@ class PermissionBook:
     admin_keys_only: bool = False
     by_checkpoint: dict[str, list[Permission]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # With `--state`, permissions outlive a restart like everything else.
+        if self.store.db is not None:
+            for permission_id, seq, row in self.store.db.load("permission"):
+                permission = Permission(permission_id, row["created_at"], row["project_id"], seq)
+                self.by_checkpoint.setdefault(row["checkpoint"], []).append(permission)
+
     def check_checkpoint(self, name: str, now: float) -> None:
         if self.store.tuned_or_checkpoint(name, now) is None:
             raise APIError(
@@ -77,12 +84,18 @@ class PermissionBook:
             for p in project_ids
         ]
         self.by_checkpoint.setdefault(name, []).extend(created)
+        if self.store.db is not None:
+            for p in created:
+                row = {"checkpoint": name, "project_id": p.project_id, "created_at": p.created_at}
+                self.store.db.save("permission", p.id, p.seq, row)
         return created
 
     def unshare(self, name: str, permission_id: str) -> Permission:
         for permission in self.by_checkpoint.get(name, []):
             if permission.id == permission_id:
                 self.by_checkpoint[name].remove(permission)
+                if self.store.db is not None:
+                    self.store.db.delete("permission", permission.id)
                 return permission
         raise APIError(
             404,
