@@ -31,6 +31,7 @@ from ftctl.mock.records import (
     Pause,
     TunedModel,
     UploadRecord,
+    dump,
 )
 from ftctl.mock.training import (
     DataError,
@@ -110,7 +111,7 @@ class Store:
         self._due: list[tuple[float, int, str]] = []  # (finish time, position, job id)
         self._active: set[str] = set()
         self._datasets: dict[str, Dataset | DataError] = {}
-        self._models_json: list[dict[str, Any]] | None = None
+        self._models_json: bytes | None = None
         if self.db is not None:
             self._load(self.db)
 
@@ -181,12 +182,14 @@ class Store:
         self._save_job(job)
 
     # -- models ---------------------------------------------------------------------------------
-    def model_list(self) -> list[dict[str, Any]]:
+    def model_list(self) -> bytes:
+        """GET /v1/models as JSON: built once, again only when a tune comes or goes."""
         if self._models_json is None:
-            self._models_json = [
+            data = [
                 {"id": m.id, "object": "model", "created": m.created, "owned_by": "system"}
                 for m in BASE_MODELS.values()
             ] + [m.as_json() for m in self.models.values()]
+            self._models_json = dump({"object": "list", "data": data})
         return self._models_json
 
     def model(self, name: str) -> dict[str, Any]:
