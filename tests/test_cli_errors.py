@@ -233,3 +233,21 @@ def test_timeout(run_cli: RunCli, api: Api) -> None:
     first, hint = _error_lines(result.stderr)
     assert "timed out" in first.lower()
     assert "--timeout" in hint
+
+
+def test_every_error_rule_names_an_openai_exception_that_exists() -> None:
+    import openai  # noqa: F401  (rules resolve only once openai is imported)
+
+    from ftctl.cli._errors import RULES, _resolve
+
+    unresolved = [rule.type_path for rule in RULES if _resolve(rule.type_path) is None]
+    assert unresolved == []
+
+
+def test_the_boundary_wraps_every_command_once() -> None:
+    import typer.main
+
+    from ftctl.cli._errors import BoundaryGroup
+    from ftctl.cli.app import app
+
+    assert isinstance(typer.main.get_command(app), BoundaryGroup)

@@ -1,4 +1,7 @@
-"""Per-invocation state set by the root callback: settings and a lazily built API client."""
+"""Per-invocation state set by the root callback: settings and a lazily built API client.
+
+Read it with `current()` at call time: the root callback installs a new state for each invocation.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +22,31 @@ class AppState:
     def client(self) -> openai.OpenAI:
         """Build the SDK client on first use, so offline commands never import openai."""
         if self._client is None:
-            from ftctl.cli._output import debug_log
             from ftctl.client import build_client
 
-            self._client = build_client(self.settings, log=debug_log)
+            self._client = build_client(self.settings, log=self.debug_log)
         return self._client
 
+    def debug_log(self, text: str) -> None:
+        """One `--debug` line on stderr, the key redacted."""
+        import sys
 
-# One process runs one command; the root callback replaces this before any command runs.
-state = AppState()
+        from ftctl.client import redact
+
+        if self.settings.debug:
+            sys.stderr.write("debug: " + redact(text, self.settings.api_key) + "\n")
+            sys.stderr.flush()
+
+
+# One slot, replaced by the root callback for each invocation (a list, so no `global`).
+_slot: list[AppState] = [AppState()]
+
+
+def install(state: AppState) -> None:
+    """Make `state` the current one (the root callback does this once per invocation)."""
+    _slot[0] = state
 
 
 def current() -> AppState:
-    """The state of this invocation (read at call time: the callback rebinds `state`)."""
-    return state
+    """The state of this invocation."""
+    return _slot[0]

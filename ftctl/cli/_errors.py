@@ -1,6 +1,7 @@
-"""The one error boundary: every exception a command raises becomes one line on stderr and an exit
-code. An ordered table maps exception types to messages that say what to do next; the first match
-wins, so specific types come before their bases. Tracebacks appear only with --debug.
+"""The one error boundary (`BoundaryGroup`, the root command group): every exception a command
+raises becomes one line on stderr and an exit code. An ordered table maps exception types to
+messages that say what to do next; the first match wins, so specific types come
+before their bases. Tracebacks appear only with --debug.
 
 openai's exception types are looked up by name, and only when openai is already imported: if it
 is not, no openai exception can be in flight, and the boundary stays off the start-up path.
@@ -8,20 +9,18 @@ is not, no openai exception can be in flight, and the boundary stays off the sta
 
 from __future__ import annotations
 
-import functools
 import sys
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
+from ftctl.cli._context import current
 from ftctl.errors import FtctlError
 from ftctl.exit_codes import ExitCode
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -130,16 +129,14 @@ def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
     return code
 
 
-def guarded(func: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a command in the error boundary (Ctrl-C included: exit 130, the job untouched)."""
+class BoundaryGroup(TyperGroup):
+    """The root command group, so the boundary wraps every command once, subgroups included: a
+    command cannot forget it. Typer's own exceptions (usage errors, Exit, Abort) pass through."""
 
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from ftctl.cli._context import state
-
+    def invoke(self, ctx: Any) -> Any:
         try:
-            return func(*args, **kwargs)
-        except typer.Exit:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
             raise
         except BrokenPipeError:
             # `ftctl list | head -1`: the reader left; stop quietly, as Unix tools do.
@@ -151,7 +148,6 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             sys.stderr.write("\nInterrupted.\n")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         except Exception as exc:
-            code = report(exc, debug=state.settings.debug, secret=state.settings.api_key)
+            settings = current().settings
+            code = report(exc, debug=settings.debug, secret=settings.api_key)
             raise typer.Exit(code) from None
-
-    return wrapper

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+T = TypeVar("T")
 
 
 def stdout_is_tty() -> bool:
@@ -57,15 +60,20 @@ def echo(text: str = "", *, end: str = "\n") -> None:
     sys.stdout.flush()
 
 
+def echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        echo(line)
+
+
 def note(text: str) -> None:
     """A message for the person at the terminal, never part of the data."""
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
 
-def debug_log(text: str) -> None:
-    from ftctl.cli._context import state
-    from ftctl.client import redact
-
-    if state.settings.debug:
-        note("debug: " + redact(text, state.settings.api_key))
+def show(obj: T, as_json: bool, render: Callable[[T], None]) -> None:
+    """The one rule for data output: the API object verbatim with --json, else its rendering."""
+    if as_json:
+        emit_json(obj)
+    else:
+        render(obj)

@@ -7,16 +7,23 @@ from typing import Annotated
 import typer
 
 from ftctl import __version__
-from ftctl.cli import _context
+from ftctl.cli import _context, _startup
 from ftctl.cli import complete as complete_commands
+from ftctl.cli import create as create_commands
+from ftctl.cli import follow as follow_commands
+from ftctl.cli import graders as grader_commands
 from ftctl.cli import jobs as job_commands
 from ftctl.cli import mock as mock_commands
 from ftctl.cli import models as model_commands
 from ftctl.cli import prepare as prepare_commands
+from ftctl.cli._errors import BoundaryGroup
 from ftctl.settings import Settings
+
+_startup.skip_needless_coercion()
 
 app = typer.Typer(
     name="ftctl",
+    cls=BoundaryGroup,
     help="Fine-tune OpenAI models from a shell: prepare data, create and follow jobs, "
     "try and delete the tuned model; `ftctl mock serve` runs it all offline.",
     no_args_is_help=True,
@@ -69,17 +76,22 @@ def root(
     ] = False,
 ) -> None:
     """Settings shared by every command. The API key is read from OPENAI_API_KEY only."""
-    _context.state = _context.AppState(
-        settings=Settings.from_env(
-            base_url=base_url, timeout=timeout, max_retries=max_retries, debug=debug
+    _context.install(
+        _context.AppState(
+            settings=Settings.from_env(
+                base_url=base_url, timeout=timeout, max_retries=max_retries, debug=debug
+            )
         )
     )
 
 
 prepare_commands.register(app)
+create_commands.register(app)
+follow_commands.register(app)
 job_commands.register(app)
 complete_commands.register(app)
 model_commands.register(app)
+app.add_typer(grader_commands.app, name="graders")
 app.add_typer(mock_commands.app, name="mock")
 
 

@@ -9,7 +9,6 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
-from ftctl.cli._errors import guarded
 from ftctl.cli._options import JsonFlag
 from ftctl.errors import UsageError
 from ftctl.models import check_not_retired
@@ -31,7 +30,6 @@ def _read_prompt(positional: str | None, option: str | None) -> str:
     return prompt
 
 
-@guarded
 def complete(
     prompt_arg: Annotated[
         str | None,
@@ -93,11 +91,7 @@ def complete(
         _stream(service, request, as_json=as_json)
         return
     response = service.create(request)
-    if as_json:
-        _output.emit_json(response)
-        return
-    for text in choice_texts(response):
-        _output.echo(text)
+    _output.show(response, as_json, lambda response: _output.echo_lines(choice_texts(response)))
 
 
 def _stream(service: CompletionsService, request: CompletionRequest, *, as_json: bool) -> None:

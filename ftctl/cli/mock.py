@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from ftctl.cli._errors import guarded
 from ftctl.errors import UsageError
 
 app = typer.Typer(
@@ -21,7 +20,6 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @app.command()
-@guarded
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; loopback unless you mean otherwise.")

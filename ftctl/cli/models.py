@@ -8,7 +8,6 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
-from ftctl.cli._errors import guarded
 from ftctl.cli._options import JsonFlag, YesFlag, pick
 from ftctl.errors import UsageError
 
@@ -24,7 +23,6 @@ ModelOpt = Annotated[
 ]
 
 
-@guarded
 def delete(
     model_arg: ModelArg = None,
     model: ModelOpt = None,
@@ -45,10 +43,7 @@ def delete(
             _output.note("Nothing deleted.")
             raise typer.Exit(0)  # declining is an answer, not an error (like `rm -i`)
     result = ModelsService(current().client()).delete(name)
-    if as_json:
-        _output.emit_json(result)
-    else:
-        _output.echo(f"Deleted {result.get('id', name)}")
+    _output.show(result, as_json, lambda result: _output.echo(f"Deleted {result.get('id', name)}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -22,10 +22,10 @@ from starlette.types import Receive, Scope, Send
 from ftctl.mock import errors
 from ftctl.mock.errors import APIError
 from ftctl.mock.http import RAW_SEND, Envelope, Faults, error_response
-from ftctl.mock.routes import files, jobs, models, sampling, uploads
+from ftctl.mock.routes import files, graders, jobs, models, sampling, uploads
 from ftctl.mock.store import Limits, Store
 
-_ROUTE_MODULES = (models, files, uploads, jobs, sampling)
+_ROUTE_MODULES = (models, files, uploads, jobs, sampling, graders)
 
 
 def routes() -> list[Route]:

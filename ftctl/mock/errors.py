@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ftctl.graders.validation import type_name
+
 
 class APIError(Exception):
     """An error response: HTTP status plus the four fields of the body."""
@@ -167,7 +169,7 @@ def unknown_parameter(param: str) -> APIError:
 def invalid_type(param: str, expected: str, value: object) -> APIError:
     return APIError(
         400,
-        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
         param=param,
         code="invalid_type",
     )
@@ -496,21 +498,3 @@ def cannot_resume(job_id: str, status: str) -> APIError:
         f"Job {job_id} is {status}; only a paused job can be resumed.",
         param="fine_tuning_job_id",
     )
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

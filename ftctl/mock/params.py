@@ -28,6 +28,7 @@ JOB_KEYS = frozenset(
 HP_KEYS = {
     "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
     "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
+    "reinforcement": (),
 }
 METHODS = ("supervised", "dpo", "reinforcement")
 

@@ -477,7 +477,7 @@ class Store:
         """
         base, source = self._tunable(request.model)
         kind_name = request.method_type
-        if kind_name == "reinforcement" or (kind_name == "dpo" and not base.dpo):
+        if kind_name not in base.methods:
             raise errors.method_not_supported(base.id, kind_name)
         training = self._training_file("training_file", request.training_file)
         validation = self._training_file("validation_file", request.validation_file)
@@ -656,8 +656,8 @@ class Store:
 
 
 def _kind(base: BaseModel, method_type: str) -> Kind:
-    if method_type == "dpo":
-        return "dpo"
+    if method_type in ("dpo", "reinforcement"):
+        return method_type  # type: ignore[return-value]
     return "chat" if base.chat else "completion"
 
 

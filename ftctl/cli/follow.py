@@ -1,0 +1,111 @@
+"""`ftctl follow`: a job's events as they arrive, until it ends (also the tail of `create`)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ftctl.cli import _output, _render
+from ftctl.cli._context import current
+from ftctl.cli._options import JobIdArg, JobIdOpt, JsonFlag, pick
+from ftctl.errors import Interrupted, JobOutcomeError
+from ftctl.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from ftctl.service.jobs import JobsService
+
+PollInterval = Annotated[
+    float,
+    typer.Option(
+        "--poll-interval",
+        min=0.0,
+        envvar="FTCTL_POLL_INTERVAL",
+        help="Seconds between status checks while following.",
+    ),
+]
+
+
+def jobs_service() -> JobsService:
+    from ftctl.service.jobs import JobsService
+
+    return JobsService(current().client())
+
+
+def follow_job(service: JobsService, job_id: str, *, poll_interval: float, as_json: bool) -> None:
+    from ftctl.cli import _live
+    from ftctl.service.jobs import EventItem, FinishedItem, RetryItem, StatusItem
+
+    last_job: dict[str, Any] | None = None
+    finished: dict[str, Any] | None = None
+    view = _live.TrainingView() if _live.wanted(as_json) else None
+    try:
+        with view if view is not None else contextlib.nullcontext():
+            for item in service.follow(job_id, poll_interval=poll_interval):
+                if isinstance(item, EventItem):
+                    if as_json:
+                        _output.emit_json_line(item.event)
+                    else:
+                        _output.echo(_render.event_line(item.event))
+                    if view is not None:
+                        view.on_event(item.event)
+                elif isinstance(item, StatusItem):
+                    last_job = item.job
+                    if view is not None:
+                        view.on_job(item.job)
+                elif isinstance(item, RetryItem):
+                    from ftctl.cli._errors import describe
+
+                    message, _, _ = describe(item.error)
+                    _output.note(f"Warning: {message}; retrying in {item.delay:.0f}s")
+                elif isinstance(item, FinishedItem):
+                    finished = item.job
+                    break
+    except KeyboardInterrupt:
+        status = (last_job or {}).get("status", "unknown")
+        raise Interrupted(
+            f"stopped following; job {job_id} was not cancelled (last status: {status})",
+            hint=f"resume with: ftctl follow -i {job_id}",
+        ) from None
+    if finished is not None:
+        _finish(finished, as_json=as_json)
+
+
+def _finish(job: dict[str, Any], *, as_json: bool) -> None:
+    job_id = job.get("id")
+    status = job.get("status")
+    if status == "succeeded":
+        model = job.get("fine_tuned_model")
+        _output.note(f"Job complete! Status: succeeded. Fine-tuned model: {model}")
+        if not as_json:
+            _output.echo(str(model))
+        _output.note(f'Try it: ftctl complete -m {model} "<your prompt>"')
+        return
+    if status == "failed":
+        reason = _render.job_error_message(job) or "no reason given"
+        raise JobOutcomeError(
+            f"job {job_id} failed: {reason}",
+            ExitCode.JOB_FAILED,
+            hint="fix the data (`ftctl prepare -f FILE`) and create a new job",
+        )
+    raise JobOutcomeError(f"job {job_id} was cancelled", ExitCode.JOB_CANCELLED)
+
+
+def follow(
+    job_id_arg: JobIdArg = None,
+    job_id: JobIdOpt = None,
+    poll_interval: PollInterval = 5.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a job's events as they arrive until it ends.
+
+    Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled. Ctrl-C stops
+    following (exit 130) and leaves the job running.
+    """
+    the_id = pick(job_id_arg, job_id, "job id")
+    follow_job(jobs_service(), the_id, poll_interval=poll_interval, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("follow")(follow)
