@@ -9,6 +9,7 @@ id and by metadata, finished jobs' outputs come into being from a queue ordered 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import os
@@ -112,6 +113,7 @@ class Store:
         self._active: set[str] = set()
         self._datasets: dict[str, Dataset | DataError] = {}
         self._models_json: bytes | None = None
+        self._file_order: list[tuple[int, int, str]] = []  # (created_at, seq, id), sorted
         if self.db is not None:
             self._load(self.db)
 
@@ -261,7 +263,7 @@ class Store:
             seq=self.next_seq(),
             path=path,
         )
-        self.files[record.id] = record
+        self._add_file(record)
         if self.db is not None:
             self.db.save("file", record.id, record.seq, _file_row(record))
         return record
@@ -288,18 +290,34 @@ class Store:
     def delete_file(self, file_id: str) -> FileRecord:
         record = self.file(file_id)
         del self.files[record.id]
+        del self._file_order[bisect.bisect_left(self._file_order, _file_key(record))]
         if self.db is not None:
             self.db.delete("file", record.id)
         # Jobs read their data when created, so the bytes can go; a stored dataset stays.
         record.path.unlink(missing_ok=True)
         return record
 
-    def list_files(self, purpose: str | None, descending: bool) -> list[FileRecord]:
-        return sorted(
-            (f for f in self.files.values() if purpose is None or f.purpose == purpose),
-            key=lambda f: (f.created_at, f.seq),
-            reverse=descending,
-        )
+    def _add_file(self, record: FileRecord) -> None:
+        self.files[record.id] = record
+        bisect.insort(self._file_order, _file_key(record))
+
+    def list_files(
+        self, purpose: str | None, descending: bool, after: str | None
+    ) -> Iterator[FileRecord]:
+        """Files by creation time from the sorted index, starting past `after`."""
+        order = self._file_order
+        if after:
+            record = self.files.get(after)
+            if record is None:
+                return
+            at = bisect.bisect_left(order, _file_key(record))
+            positions = range(at - 1, -1, -1) if descending else range(at + 1, len(order))
+        else:
+            positions = range(len(order) - 1, -1, -1) if descending else range(len(order))
+        for position in positions:
+            found = self.files[order[position][2]]
+            if purpose is None or found.purpose == purpose:
+                yield found
 
     # -- uploads --------------------------------------------------------------------------------
     def create_upload(
@@ -581,14 +599,16 @@ class Store:
         for key, _, row in db.load("dataset"):
             self._datasets[key] = _dataset_from_row(row)
         for file_id, seq, row in db.load("file"):
-            self.files[file_id] = FileRecord(
-                id=file_id,
-                filename=row["filename"],
-                purpose=row["purpose"],
-                size=row["bytes"],
-                created_at=row["created_at"],
-                seq=seq,
-                path=self.blobs / file_id,
+            self._add_file(
+                FileRecord(
+                    id=file_id,
+                    filename=row["filename"],
+                    purpose=row["purpose"],
+                    size=row["bytes"],
+                    created_at=row["created_at"],
+                    seq=seq,
+                    path=self.blobs / file_id,
+                )
             )
         for upload_id, _, row in db.load("upload"):
             upload = UploadRecord(
@@ -653,6 +673,10 @@ class Store:
             materialized=row["materialized"],
         )
         return job
+
+
+def _file_key(record: FileRecord) -> tuple[int, int, str]:
+    return (record.created_at, record.seq, record.id)
 
 
 def _kind(base: BaseModel, method_type: str) -> Kind:
