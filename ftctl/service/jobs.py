@@ -39,6 +39,11 @@ def wait_seconds(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def now_seconds() -> float:
+    """The default `clock` of the service (monotonic), looked up like wait_seconds."""
+    return time.monotonic()
+
+
 def _ignore(_text: str) -> None:
     pass
 
@@ -174,11 +179,11 @@ class JobsService:
         client: openai.OpenAI,
         *,
         sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._client = client
         self._sleep = sleep or wait_seconds
-        self._clock = clock
+        self._clock = clock or now_seconds
 
     # -- single requests -------------------------------------------------------------------
     def create(
@@ -454,7 +459,9 @@ class JobsService:
                         ) from exc
                     delay = retry_after_seconds(exc, cap=max_backoff)
                     if delay is None:
-                        delay = min(max_backoff, poll_interval * 2 ** (failures - 1))
+                        # At least a second between failed reads, even with --poll-interval 0.
+                        base = max(poll_interval, 1.0)
+                        delay = min(max_backoff, base * 2.0 ** min(failures - 1, 16))
                     if give_up_after is not None:
                         delay = min(delay, give_up_after - waited)
                     yield RetryItem(exc, delay, failures)
