@@ -21,6 +21,7 @@ import respx
 from typer.testing import CliRunner, Result
 
 from tests.support.cli import RunCli, assert_no_key
+from tests.support.hints import check_next_commands
 from tests.support.respx_api import BASE_URL, FAKE_API_KEY, Api
 
 
@@ -71,7 +72,8 @@ def run_cli(env: dict[str, str], api: Api, waits: list[float]) -> RunCli:
     """`run_cli("get", "-i", "ftjob-abc123", input=None)` -> typer.testing.Result.
 
     Global flags go first, as on a shell: run_cli("--debug", "--max-retries", "0", "get", ...).
-    Exceptions that escape the CLI's error boundary are re-raised, not turned into exit 1."""
+    Exceptions that escape the CLI's error boundary are re-raised, not turned into exit 1.
+    Every command a `next:` line names is replayed and must work (tests/support/hints.py)."""
     from ftctl.cli.app import app
 
     def run(*args: str, input: str | None = None) -> Result:
@@ -80,6 +82,7 @@ def run_cli(env: dict[str, str], api: Api, waits: list[float]) -> RunCli:
             assert_no_key(text, FAKE_API_KEY, stream)
         if "--debug" not in args:
             assert "Traceback" not in result.stderr, result.stderr
+        check_next_commands(app, result.stderr)
         return result
 
     assert os.environ["OPENAI_API_KEY"] == FAKE_API_KEY
