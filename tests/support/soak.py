@@ -99,13 +99,14 @@ def soak(
     injector: Literal["mock", "proxy"] = "mock",
 ) -> SoakResult:
     from ftctl.cli.app import app
-    from ftctl.mock.http import Faults
 
     result = SoakResult(cycles)
     apps: list[Any] = []
     stats: Counter[str] = Counter()
     with ExitStack() as stack:
         if injector == "mock":
+            from ftctl.mock.http import Faults
+
             faults = Faults(fail_rate=fail_rate, drop_rate=drop_rate, seed=seed)
             url = stack.enter_context(
                 running_mock(speed=20_000, seed=seed, app_out=apps, faults=faults)
