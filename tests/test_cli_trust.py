@@ -257,3 +257,24 @@ def test_list_all_stops_when_the_server_ignores_after(run_cli: RunCli, api: Api)
     assert result.exit_code == 0
     assert len(api.requests("GET", "/fine_tuning/jobs")) == 2
     assert json.loads(result.stdout)["data"] == fixture_json("jobs/list_page1")["data"]
+
+
+def test_ctrl_c_during_the_upload_says_which_file_was_stored(
+    run_cli: RunCli, api: Api, train_file: Path
+) -> None:
+    stored = {**fixture_json("files/uploaded"), "filename": "train.jsonl"}
+    stored["bytes"] = train_file.stat().st_size
+    api.route_sequence(
+        "GET",
+        "/files",
+        [
+            json_response(200, EMPTY_LIST),
+            json_response(200, EMPTY_LIST),
+            json_response(200, {"object": "list", "data": [stored]}),
+        ],
+    )
+    api.route_sequence("POST", "/files", [KeyboardInterrupt], repeat_last=False)
+    result = run_cli("create", "--yes", "-t", str(train_file), "-m", MODEL)
+    assert result.exit_code == 130
+    assert f"was uploaded: {stored['id']}; no job was created" in result.stderr
+    assert not api.requests("POST", "/fine_tuning/jobs")

@@ -308,7 +308,8 @@ class FilesService:
         file_id = new[0].get("id")
         return Interrupted(
             f"interrupted, but {path} was uploaded: {file_id}; no job was created",
-            hint=f"use it with `ftctl create -t {file_id} ...`, or delete it (DELETE /v1/files/ID)",
+            hint=f"run the same command with -t {file_id} to use it, or delete it "
+            f"(DELETE /v1/files/{file_id})",
         )
 
     # -- the Uploads API -------------------------------------------------------------------------
