@@ -69,7 +69,7 @@ def check_training_file(
     if method is not None and FORMAT_METHOD[scan.format] != method:
         scan.add_problem(
             "wrong_method_for_data",
-            1,
+            _first_example_line(path),
             None,
             f"{scan.format} data trains with the {FORMAT_METHOD[scan.format]} method, not {method}",
         )
@@ -84,3 +84,10 @@ def check_training_file(
         estimated_cost_usd=report.estimated_cost_usd,
         method=FORMAT_METHOD[report.format],
     )
+
+
+def _first_example_line(path: Path) -> int:
+    """The number of the first non-blank line (the one the data's format is read from)."""
+    from ftctl.prepare.engine import first_values
+
+    return next((number for number, _raw in first_values(path)), 1)
