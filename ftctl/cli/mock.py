@@ -97,8 +97,9 @@ def serve(
 ) -> None:
     """Serve files, uploads, fine-tuning jobs, models and completions; any non-empty key works.
 
-    Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1. The line
-    "ftctl mock listening on URL" is printed once connections are accepted. Faults are drawn from
+    Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1; Azure OpenAI
+    clients with AZURE_OPENAI_ENDPOINT=http://HOST:PORT (its /openai/... paths, api-version and
+    api-key). The line "ftctl mock listening on URL" is printed once connections are accepted. Faults are drawn from
     --seed, so a run with the same seed and requests fails the same way.
     """
     import logging
