@@ -99,8 +99,8 @@ def serve(
 
     Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1; Azure OpenAI
     clients with AZURE_OPENAI_ENDPOINT=http://HOST:PORT (its /openai/... paths, api-version and
-    api-key). The line "ftctl mock listening on URL" is printed once connections are accepted. Faults are drawn from
-    --seed, so a run with the same seed and requests fails the same way.
+    api-key). The line "ftctl mock listening on URL" is printed once connections are accepted.
+    Faults are drawn from --seed, so a run with the same seed and requests fails the same way.
     """
     import logging
     import threading
