@@ -94,6 +94,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    admin_keys_only: Annotated[
+        bool,
+        typer.Option(
+            "--admin-keys-only",
+            help="Checkpoint permissions take only sk-admin-... keys, as the service wants "
+            "(default: any key).",
+        ),
+    ] = False,
 ) -> None:
     """Serve files, uploads, fine-tuning jobs, models and completions; any non-empty key works.
 
@@ -143,6 +151,7 @@ def serve(
             salt=str(time.time_ns()),
             faults=faults,
             api_key=api_key.strip() if api_key else None,
+            admin_keys_only=admin_keys_only,
         )
     except StateError as exc:
         sock.close()
