@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ftctl.mock import params
 from ftctl.mock.errors import APIError, check_int_range, invalid_type, missing
 from ftctl.mock.json_output import SchemaError, check_strict, instance, json_object
 
@@ -218,24 +219,6 @@ def check_bool(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def check_stop(raw: object) -> list[str]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-        if len(raw) > 4:
-            raise APIError(
-                400,
-                f"Invalid 'stop': array too long. Expected an array with maximum length 4, but "
-                f"got an array with length {len(raw)} instead.",
-                param="stop",
-                code="array_above_max_length",
-            )
-        return [str(s) for s in raw]
-    raise invalid_type("stop", "a string or an array of strings", raw)
-
-
 def _check_sampling(body: dict[str, Any]) -> None:
     check_decimal(body, "temperature", 0, 2)
     check_decimal(body, "top_p", 0, 1)
@@ -434,7 +417,7 @@ def parse_chat(body: dict[str, Any]) -> ChatRequest:
     return ChatRequest(
         messages=messages,
         n=n,
-        stop=check_stop(body.get("stop")),
+        stop=params.stop(body.get("stop")),
         stream=stream,
         include_usage=include_usage,
         max_tokens=max_tokens,
@@ -476,7 +459,7 @@ def parse_completion(body: dict[str, Any]) -> CompletionRequest:
     stream, include_usage = _stream_options(body)
     return CompletionRequest(
         n=n,
-        stop=check_stop(body.get("stop")),
+        stop=params.stop(body.get("stop")),
         stream=stream,
         include_usage=include_usage,
         max_tokens=16 if max_tokens is None else max_tokens,
