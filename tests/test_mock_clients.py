@@ -447,3 +447,39 @@ def test_langchain_structured_output_json_mode_and_schema(
     )
     assert isinstance(tooled, Answer)
     assert sent[-1]["tool_choice"]["function"]["name"] == "Answer"
+
+
+def test_json_mode_follows_the_shape_the_prompt_asks_for(
+    mock: tuple[openai.OpenAI, str, str],
+) -> None:
+    """LangChain's json_mode with a pydantic schema: the prompt carries the schema (as its
+    PydanticOutputParser's format instructions print it), and the answer has that shape."""
+    from langchain_core.output_parsers import PydanticOutputParser
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel
+
+    _, url, model = mock
+
+    class Answer(BaseModel):
+        answer: str
+        confident: bool
+        sources: list[str]
+
+    instructions = PydanticOutputParser(pydantic_object=Answer).get_format_instructions()
+    llm = ChatOpenAI(
+        model=model,
+        base_url=url,
+        api_key="sk-test",  # type: ignore[arg-type]
+        max_retries=0,
+        http_client=httpx.Client(),
+    )
+    typed = llm.with_structured_output(Answer, method="json_mode").invoke(
+        f"{instructions}\nWhat is the capital of France?"
+    )
+    assert isinstance(typed, Answer) and typed.answer == "Paris, as if you didn't know."
+    # An example object in the prompt works the same way.
+    example = llm.with_structured_output(None, method="json_mode").invoke(
+        'Reply as {"city": "...", "population": 0}. What is the capital of France?'
+    )
+    assert isinstance(example, dict) and set(example) == {"city", "population"}
+    assert isinstance(example["population"], int)

@@ -622,7 +622,8 @@ def chat_choices(
             out.append(_call(req, text, enc, seed))
             continue
         if req.response_format is not None:
-            text = _structured(req.response_format, text, seed)
+            prompt = "\n".join(message_text(m) for m in req.messages)
+            text = _structured(req.response_format, text, prompt, seed)
         tokens = enc.encode_ordinary(text)
         reason = plain.finish_reason
         if req.response_format is not None:
@@ -634,9 +635,9 @@ def chat_choices(
     return out
 
 
-def _structured(fmt: dict[str, Any], text: str, seed: str) -> str:
+def _structured(fmt: dict[str, Any], text: str, prompt: str, seed: str) -> str:
     if fmt["type"] == "json_object":
-        return json.dumps(json_object(text), ensure_ascii=False)
+        return json.dumps(json_object(text, prompt, seed=seed), ensure_ascii=False)
     schema = fmt["json_schema"].get("schema") or {"type": "object"}
     return json.dumps(instance(schema, text, seed=seed), ensure_ascii=False)
 
