@@ -108,6 +108,13 @@ USER = [{"role": "user", "content": "What is the capital of France?"}]
             "Unrecognized request argument supplied: frobnicate",
         ),
         (
+            "/chat/completions",
+            {"reasoning_effort": "low"},
+            None,
+            None,
+            "Unrecognized request argument supplied: reasoning_effort",  # not a reasoning model
+        ),
+        (
             "/completions",
             {"logprobs": 6},
             "logprobs",
@@ -149,6 +156,16 @@ def test_out_of_range_and_unknown_arguments_are_refused_naming_param(
             "code": code,
         }
     }
+
+
+def test_a_reasoning_model_takes_reasoning_effort(mock: tuple[openai.OpenAI, str, str]) -> None:
+    client, _, _ = mock
+    answer = client.chat.completions.create(
+        model="o4-mini",
+        messages=USER,  # type: ignore[arg-type]
+        reasoning_effort="low",
+    )
+    assert answer.choices[0].message.content
 
 
 def test_the_sdk_sees_a_bad_request_for_temperature_five(

@@ -384,9 +384,14 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
     return fmt
 
 
-def parse_chat(body: dict[str, Any]) -> ChatRequest:
-    """Check a chat request the way the service does before it samples; raise APIError."""
+def parse_chat(body: dict[str, Any], *, reasoning: bool = False) -> ChatRequest:
+    """Check a chat request the way the service does before it samples; raise APIError.
+
+    reasoning: the model is a reasoning model; others refuse `reasoning_effort` as an argument
+    they do not know, as the service's do."""
     check_known(body, CHAT_PARAMS)
+    if body.get("reasoning_effort") is not None and not reasoning:
+        raise APIError(400, "Unrecognized request argument supplied: reasoning_effort")
     messages = body.get("messages")
     if messages is None:
         raise missing("messages")
