@@ -600,18 +600,10 @@ def check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any
     for key, value in raw.items():
         name = f"{where}.{key}"
         if key not in HYPERPARAMETERS[method]:
-            raise errors.APIError(
-                400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
-            )
+            raise errors.unknown_parameter(name)
         if key == "reasoning_effort":
             if value not in REASONING_EFFORTS:
-                raise errors.APIError(
-                    400,
-                    f"Invalid value for '{name}': {value!r}. Supported values are: 'default', "
-                    "'low', 'medium', and 'high'.",
-                    param=name,
-                    code="invalid_value",
-                )
+                raise errors.reasoning_effort_value(name, value)
             out[key] = value
             continue
         if value == "auto":
@@ -632,13 +624,7 @@ def check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any
         ):
             raise errors.invalid_type(name, "a number or 'auto'", value)
         if value <= low or (high is not None and value > high):
-            bound = f"greater than {low:g}" + (f" and at most {high:g}" if high is not None else "")
-            raise errors.APIError(
-                400,
-                f"Invalid '{name}': expected a value {bound}, but got {value} instead.",
-                param=name,
-                code="invalid_value",
-            )
+            raise errors.hyperparameter_range(name, low, high, value)
         out[key] = value
     return out
 
