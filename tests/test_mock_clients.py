@@ -500,3 +500,21 @@ def test_json_mode_follows_the_shape_the_prompt_asks_for(
     )
     assert isinstance(example, dict) and set(example) == {"city", "population"}
     assert isinstance(example["population"], int)
+
+
+def test_legacy_functions_and_a_forced_function_call(mock: tuple[openai.OpenAI, str, str]) -> None:
+    _, url, model = mock
+    function = WEATHER["function"]
+    body = {
+        "model": model,
+        "messages": USER,
+        "functions": [function],
+        "function_call": {"name": "get_weather"},
+    }
+    answer = _post(url, "/chat/completions", body).json()
+    message = answer["choices"][0]["message"]
+    assert message["content"] is None and message["function_call"]["name"] == "get_weather"
+    OAS31Validator(function["parameters"]).validate(  # type: ignore[index]
+        json.loads(message["function_call"]["arguments"])
+    )
+    validate_response("createChatCompletion", 200, answer)
