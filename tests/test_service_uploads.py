@@ -117,3 +117,22 @@ def test_a_dropped_upload_answer_never_leaves_two_files(
         file = service.upload(path)
     copies = [f for f in app.state.store.files.values() if f.filename == path.name]
     assert [f.id for f in copies] == [file["id"]]
+
+
+def test_an_upload_the_service_no_longer_has_is_started_again(
+    mock_app: tuple[str, Any], tmp_path: Path
+) -> None:
+    url, app = mock_app
+    path = _data(tmp_path)
+    digest = digests(path)
+    record = UploadRecord(tmp_path / "state" / "uploads.json")
+    service = FilesService(_client(url), record=record, parts_above=1000, part_size=4096)
+    entry = {"upload_id": "upload_gone", "bytes": path.stat().st_size, "part_size": 4096}
+    entry |= {"expires_at": 4_000_000_000, "parts": {"0": "part_gone"}}
+    record.start_pending(service._scope, digest[0], entry)
+    notes: list[str] = []
+    progress: list[int] = []
+    file = service.upload(path, digest=digest, notify=notes.append, on_progress=progress.append)
+    assert notes[-1] == "upload upload_gone can no longer be resumed: starting again"
+    assert app.state.store.files[file["id"]].content == path.read_bytes()
+    assert sum(progress) == path.stat().st_size  # the bar ends at the size, not beyond
