@@ -104,9 +104,11 @@ def test_identical_content_is_found_through_the_record(
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_dropped_upload_answer_never_leaves_two_files(
-    mock_app: tuple[str, Any], tmp_path: Path, seed: int
+    mock_app: tuple[str, Any], tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SDK retried POST /files blindly: one create stored 3 copies."""
+    monkeypatch.setattr("openai._base_client.INITIAL_RETRY_DELAY", 0.001)
+    monkeypatch.setattr("openai._base_client.MAX_RETRY_DELAY", 0.01)
     url, app = mock_app
     path = _data(tmp_path, 2000)
     with fault_proxy(url, drop_rate=0.5, seed=seed, routes=["/files"]) as (proxy, _stats):
