@@ -138,3 +138,18 @@ def test_an_upload_the_service_no_longer_has_is_started_again(
     assert notes[-1] == "upload upload_gone can no longer be resumed: starting again"
     assert app.state.store.files[file["id"]].content == path.read_bytes()
     assert sum(progress) == path.stat().st_size  # the bar ends at the size, not beyond
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"files": [], "pending": 3}'])
+def test_an_unreadable_record_is_set_aside_not_trusted(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "uploads.json"
+    path.write_text(text, encoding="utf-8")
+    record = UploadRecord(path)
+    assert record.file_for("scope", "0" * 64) is None
+    record.remember_file("scope", "0" * 64, {"id": "file-1", "bytes": 3})
+    assert record.file_for("scope", "0" * 64) == {
+        "id": "file-1",
+        "filename": None,
+        "bytes": 3,
+        "created_at": None,
+    }
