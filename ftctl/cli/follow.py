@@ -27,22 +27,51 @@ PollInterval = Annotated[
 ]
 
 
+GiveUpAfter = Annotated[
+    float,
+    typer.Option(
+        "--give-up-after",
+        min=0.0,
+        metavar="SECONDS",
+        envvar="FTCTL_GIVE_UP_AFTER",
+        help="Stop following (exit 1, job untouched) after this many seconds without an "
+        "answer from the service.",
+    ),
+]
+DEFAULT_GIVE_UP_AFTER = 900.0  # the service's DEFAULT_GIVE_UP_AFTER, spelt here for --help
+
+
 def jobs_service() -> JobsService:
     from ftctl.service.jobs import JobsService
 
     return JobsService(current().client())
 
 
-def follow_job(service: JobsService, job_id: str, *, poll_interval: float, as_json: bool) -> None:
+def follow_job(
+    service: JobsService,
+    job_id: str,
+    *,
+    poll_interval: float,
+    as_json: bool,
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER,
+) -> None:
     from ftctl.cli import _live
-    from ftctl.service.jobs import EventItem, FinishedItem, RetryItem, StatusItem
+    from ftctl.secrets import redact
+    from ftctl.service.jobs import (
+        EventItem,
+        FinishedItem,
+        RetryItem,
+        ServiceUnreachable,
+        StatusItem,
+    )
 
     last_job: dict[str, Any] | None = None
     finished: dict[str, Any] | None = None
     view = _live.TrainingView() if _live.wanted(as_json) else None
     try:
         with view if view is not None else contextlib.nullcontext():
-            for item in service.follow(job_id, poll_interval=poll_interval):
+            items = service.follow(job_id, poll_interval=poll_interval, give_up_after=give_up_after)
+            for item in items:
                 if isinstance(item, EventItem):
                     if as_json:
                         _output.emit_json_line(item.event)
@@ -58,10 +87,16 @@ def follow_job(service: JobsService, job_id: str, *, poll_interval: float, as_js
                     from ftctl.cli._errors import describe
 
                     message, _, _ = describe(item.error)
-                    _output.note(f"Warning: {message}; retrying in {item.delay:.0f}s")
+                    secret = current().settings.api_key
+                    _output.note(
+                        redact(f"Warning: {message}; retrying in {item.delay:.0f} s", secret)
+                    )
                 elif isinstance(item, FinishedItem):
                     finished = item.job
                     break
+    except ServiceUnreachable as exc:
+        exc.hint = f"resume with: ftctl follow -i {job_id}"
+        raise
     except KeyboardInterrupt:
         status = (last_job or {}).get("status", "unknown")
         raise Interrupted(
@@ -96,15 +131,23 @@ def follow(
     job_id_arg: JobIdArg = None,
     job_id: JobIdOpt = None,
     poll_interval: PollInterval = 5.0,
+    give_up_after: GiveUpAfter = DEFAULT_GIVE_UP_AFTER,
     as_json: JsonFlag = False,
 ) -> None:
     """Print a job's events as they arrive until it ends.
 
-    Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled. Ctrl-C stops
-    following (exit 130) and leaves the job running.
+    Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled, 1 when the service
+    stays unreachable for --give-up-after seconds. Ctrl-C stops following (exit 130) and
+    leaves the job running.
     """
     the_id = pick(job_id_arg, job_id, "job id")
-    follow_job(jobs_service(), the_id, poll_interval=poll_interval, as_json=as_json)
+    follow_job(
+        jobs_service(),
+        the_id,
+        poll_interval=poll_interval,
+        as_json=as_json,
+        give_up_after=give_up_after,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -100,7 +100,7 @@ class Envelope:
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
                 headers["openai-version"] = OPENAI_VERSION
-                headers["openai-organization"] = self.store.org
+                headers["openai-organization"] = self.store.owner
                 elapsed = int((time.perf_counter() - started) * 1000)
                 headers["openai-processing-ms"] = str(elapsed)
             await send(message)

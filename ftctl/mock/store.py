@@ -16,22 +16,25 @@ import os
 import random
 import string
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ftctl.mock import errors
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
+from ftctl.mock.completions import RateWindow
 from ftctl.mock.params import JobRequest
 from ftctl.mock.persist import StateDB
 from ftctl.mock.records import (
     ACTIVE,
+    QUEUE_SECONDS,
     FileRecord,
     Job,
     Pause,
     TunedModel,
     UploadRecord,
+    digest,
     dump,
 )
 from ftctl.mock.training import (
@@ -40,6 +43,7 @@ from ftctl.mock.training import (
     Kind,
     Plan,
     make_plan,
+    make_reinforcement_plan,
     read_dataset,
     results_csv,
 )
@@ -83,7 +87,12 @@ class Store:
     ) -> None:
         self.speed = speed
         self.seed = seed
-        self.org = org
+        self.org = org  # the name in `ft:` model names
+        # Seeded ids shaped like the service's: `org-` and 24 characters; a personal account's
+        # owner is `user-` and 24 lowercase characters.
+        self.org_id = "org-" + digest(f"org:{seed}:{org}", 24)
+        self.owner = "user-" + digest(f"owner:{seed}:{org}", 24).lower()
+        self.rates = RateWindow()  # the x-ratelimit-* figures of completions and chat
         self.clock = clock
         self.limits = limits or Limits()
         self.rng = random.Random(seed)  # job seeds: the same story for the same seed
@@ -173,9 +182,9 @@ class Store:
             model = TunedModel(
                 id=job.fine_tuned_model,
                 created=int(finished),
-                owned_by=self.org,
+                owned_by=self.owner,
                 base=job.base,
-                pairs=job.train.pairs,
+                pairs=job.learned_pairs,
             )
             self.models[model.id] = model
             self._models_json = None
@@ -235,7 +244,7 @@ class Store:
             return None
         for ckpt in job.checkpoints(now):
             if ckpt["fine_tuned_model_checkpoint"] == name:
-                return TunedModel(name, ckpt["created_at"], self.org, job.base, job.train.pairs)
+                return TunedModel(name, ckpt["created_at"], self.owner, job.base, job.learned_pairs)
         return None
 
     # -- files ----------------------------------------------------------------------------------
@@ -315,8 +324,8 @@ class Store:
         else:
             positions = range(len(order) - 1, -1, -1) if descending else range(len(order))
         for position in positions:
-            found = self.files[order[position][2]]
-            if purpose is None or found.purpose == purpose:
+            found = self.files.get(order[position][2])
+            if found is not None and (purpose is None or found.purpose == purpose):
                 yield found
 
     # -- uploads --------------------------------------------------------------------------------
@@ -518,7 +527,7 @@ class Store:
             failure = (exc.message, exc.param)
             train = None
         if train is not None:
-            plan = _plan(train, seed, valid is not None, kind_name, request.requested)
+            plan = _plan(train, valid, seed, kind_name, request.requested, request.grader)
         job = Job(
             id=job_id,
             base=base,
@@ -538,6 +547,8 @@ class Store:
             plan=plan,
             failure=failure,
             speed=self.speed,
+            grader=request.grader,
+            response_format=request.response_format,
         )
         self._index_job(job)
         self._save_job(job)
@@ -582,7 +593,8 @@ class Store:
         status = job.status(now)
         if status != "paused":
             raise errors.cannot_resume(job.id, status)
-        job.pauses[-1].real_end = now
+        job.pauses[-1].resumed_at = now
+        job.pauses[-1].real_end = now + QUEUE_SECONDS / job.speed  # back in the queue first
         self._schedule(job, self._position[job.id])
         self._save_job(job)
         return job
@@ -629,7 +641,7 @@ class Store:
             job = self.jobs[row["job"]]
             assert job.train is not None
             self.models[name] = TunedModel(
-                name, row["created"], self.org, job.base, job.train.pairs
+                name, row["created"], self.owner, job.base, job.learned_pairs
             )
         self._seq = max([self._seq, *(f.seq for f in self.files.values())])
         self._issued.update(self.files, self.uploads, self.jobs)
@@ -647,8 +659,15 @@ class Store:
             ]
             assert isinstance(found, Dataset)
             train = found
-            has_validation = row["validation_file"] is not None
-            plan = _plan(train, row["seed"], has_validation, row["method_type"], row["requested"])
+            valid = None
+            if row["validation_file"] is not None:
+                found = self._datasets[
+                    _dataset_key(row["validation_file"], kind, base.id, "validation_file")
+                ]
+                assert isinstance(found, Dataset)
+                valid = found
+            grader = row.get("grader")
+            plan = _plan(train, valid, row["seed"], row["method_type"], row["requested"], grader)
         job = Job(
             id=row["id"],
             base=base,
@@ -668,6 +687,8 @@ class Store:
             plan=plan,
             failure=(row["failure"][0], row["failure"][1]) if row["failure"] else None,
             speed=row["speed"],
+            grader=row.get("grader"),
+            response_format=row.get("response_format"),
             pauses=[Pause(*p) for p in row["pauses"]],
             cancelled_real=row["cancelled_real"],
             materialized=row["materialized"],
@@ -686,8 +707,19 @@ def _kind(base: BaseModel, method_type: str) -> Kind:
 
 
 def _plan(
-    train: Dataset, seed: int, has_validation: bool, method_type: str, requested: dict[str, Any]
+    train: Dataset,
+    valid: Dataset | None,
+    seed: int,
+    method_type: str,
+    requested: dict[str, Any],
+    grader: dict[str, Any] | None,
 ) -> Plan:
+    if method_type == "reinforcement":
+        assert grader is not None
+        return make_reinforcement_plan(
+            train, valid, grader=grader, grade=_grade, seed=seed, hyperparameters=requested
+        )
+
     def given(key: str) -> Any:
         value = requested.get(key, "auto")
         return None if value == "auto" else value
@@ -695,12 +727,20 @@ def _plan(
     return make_plan(
         train,
         seed=seed,
-        has_validation=has_validation,
+        has_validation=valid is not None,
         n_epochs=given("n_epochs"),
         batch_size=given("batch_size"),
         learning_rate_multiplier=given("learning_rate_multiplier"),
         beta=(given("beta") or 0.1) if method_type == "dpo" else None,
+        method=method_type,
     )
+
+
+def _grade(grader: Mapping[str, Any], item: Mapping[str, Any], sample: str) -> float:
+    """The reward the job's grader gives one of the model's answers (a failed run scores 0)."""
+    from ftctl.graders import run_grader
+
+    return float(run_grader(grader, item, sample)["reward"])
 
 
 def _dataset_key(file_id: str, kind: str, model: str, param: str) -> str:
@@ -710,14 +750,20 @@ def _dataset_key(file_id: str, kind: str, model: str, param: str) -> str:
 def _dataset_row(found: Dataset | DataError) -> dict[str, Any]:
     if isinstance(found, DataError):
         return {"error": [found.message, found.param]}
-    return {"examples": found.examples, "tokens": found.tokens, "pairs": found.pairs}
+    return {
+        "examples": found.examples,
+        "tokens": found.tokens,
+        "pairs": found.pairs,
+        "items": found.items,
+    }
 
 
 def _dataset_from_row(row: dict[str, Any]) -> Dataset | DataError:
     if "error" in row:
         return DataError(*row["error"])
     pairs = tuple((p, c) for p, c in row["pairs"])
-    return Dataset(examples=row["examples"], tokens=row["tokens"], pairs=pairs)
+    items = tuple(row.get("items") or ())
+    return Dataset(examples=row["examples"], tokens=row["tokens"], pairs=pairs, items=items)
 
 
 def _file_row(record: FileRecord) -> dict[str, Any]:
@@ -764,7 +810,9 @@ def _job_row(job: Job) -> dict[str, Any]:
         "result_file_id": job.result_file_id,
         "failure": list(job.failure) if job.failure else None,
         "speed": job.speed,
-        "pauses": [[p.sim_at, p.real_start, p.real_end] for p in job.pauses],
+        "pauses": [[p.sim_at, p.real_start, p.real_end, p.resumed_at] for p in job.pauses],
+        "grader": job.grader,
+        "response_format": job.response_format,
         "cancelled_real": job.cancelled_real,
         "materialized": job.materialized,
     }
