@@ -1,4 +1,4 @@
-"""Models: delete a tune (only its owner may)."""
+"""Models: list, retrieve, and delete a tune (only its owner may)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,21 @@ if TYPE_CHECKING:
     import openai
 
 
+def is_fine_tuned(model: dict[str, Any]) -> bool:
+    """A tune or one of its checkpoints: the service names them `ft:...`."""
+    return str(model.get("id", "")).startswith("ft:")
+
+
 class ModelsService:
     def __init__(self, client: openai.OpenAI) -> None:
         self._client = client
+
+    def list(self) -> dict[str, Any]:
+        """Every model the key can use (the endpoint is not paged)."""
+        return json_object(self._client.models.with_raw_response.list())
+
+    def retrieve(self, model: str) -> dict[str, Any]:
+        return json_object(self._client.models.with_raw_response.retrieve(model))
 
     def delete(self, model: str) -> dict[str, Any]:
         return json_object(self._client.models.with_raw_response.delete(model))
