@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ftctl import __version__
-from ftctl.cli import _context, _examples
+from ftctl.cli import _context, _examples, _startup
 from ftctl.cli import complete as complete_commands
 from ftctl.cli import create as create_commands
 from ftctl.cli import files as file_commands
@@ -21,6 +21,8 @@ from ftctl.cli import run as run_commands
 from ftctl.cli import watch as watch_commands
 from ftctl.cli._errors import BoundaryGroup
 from ftctl.settings import Settings
+
+_startup.skip_needless_coercion()
 
 app = typer.Typer(
     name="ftctl",

@@ -114,22 +114,26 @@ def _show_job(job: dict[str, Any], as_json: bool) -> None:
 
 def get(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Show one fine-tuning job."""
-    _show_job(jobs_service().retrieve(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().retrieve(the_id), as_json)
 
 
 def cancel(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Cancel a fine-tuning job that has not finished."""
-    _show_job(jobs_service().cancel(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().cancel(the_id), as_json)
 
 
 def pause(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Pause a running fine-tuning job (resume it later with `ftctl resume`)."""
-    _show_job(jobs_service().pause(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().pause(the_id), as_json)
 
 
 def resume(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Resume a paused fine-tuning job."""
-    _show_job(jobs_service().resume(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().resume(the_id), as_json)
 
 
 def events(
@@ -159,7 +163,8 @@ def checkpoints(
     job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False
 ) -> None:
     """List a job's checkpoints (each a model you can use like the final one)."""
-    page = jobs_service().checkpoints_page(pick(job_id_arg, job_id, "job id"))
+    the_id = pick(job_id_arg, job_id, "job id")
+    page = jobs_service().checkpoints_page(the_id)
     _output.show(page, as_json, _print_checkpoints)
 
 
