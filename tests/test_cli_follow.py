@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.cli import RunCli
 from tests.support.respx_api import Api, fixture_json
