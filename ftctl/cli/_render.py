@@ -83,22 +83,28 @@ _MIN_SHRUNK = 8  # the narrowest an optional column is squeezed to before it is 
 _GAP = 2
 
 
+def _natural(columns: list[Column], rows: list[tuple[str, ...]], i: int) -> int:
+    return max([len(columns[i].header), *(len(row[i]) for row in rows)])
+
+
+def _needed(columns: list[Column], rows: list[tuple[str, ...]], shown: list[int]) -> int:
+    """The narrowest the shown columns can be: kept ones whole, the others squeezed."""
+    total = sum(
+        _natural(columns, rows, i)
+        if columns[i].keep
+        else min(_natural(columns, rows, i), _MIN_SHRUNK)
+        for i in shown
+    )
+    return total + _GAP * (len(shown) - 1)
+
+
 def fitting_columns(columns: list[Column], rows: list[tuple[str, ...]], width: int) -> list[int]:
     """Indexes of the columns to show in `width` characters: every `keep` column, then as many
     of the others as fit (dropping the highest `drop` first)."""
-
-    def natural(i: int) -> int:
-        return max([len(columns[i].header), *(len(row[i]) for row in rows)])
-
     shown = list(range(len(columns)))
-
-    def needed() -> int:
-        total = sum(natural(i) if columns[i].keep else min(natural(i), _MIN_SHRUNK) for i in shown)
-        return total + _GAP * (len(shown) - 1)
-
     droppable = sorted((i for i in shown if not columns[i].keep), key=lambda i: -columns[i].drop)
     for i in droppable:
-        if needed() <= width:
+        if _needed(columns, rows, shown) <= width:
             break
         shown.remove(i)
     return shown
@@ -107,7 +113,8 @@ def fitting_columns(columns: list[Column], rows: list[tuple[str, ...]], width: i
 def build_table(
     columns: list[Column], rows: list[tuple[str, ...]], *, width: int, wide: bool = False
 ) -> Table:
-    """A Rich table whose cells are plain Text (never markup or emoji)."""
+    """A Rich table whose cells are plain Text (never markup or emoji). Print it at
+    `render_width`: kept columns are never cut, even when that is wider than the terminal."""
     from rich.table import Table
     from rich.text import Text
 
@@ -115,11 +122,11 @@ def build_table(
     table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
     for i in shown:
         column = columns[i]
-        longest = max([len(column.header), *(len(row[i]) for row in rows)])
+        whole = column.keep or wide
         table.add_column(
             Text(column.header),
-            no_wrap=column.keep or wide,
-            min_width=longest if column.keep or wide else None,
+            no_wrap=whole,
+            min_width=_natural(columns, rows, i) if whole else None,
             overflow="fold",
             justify=column.justify,
         )
@@ -128,9 +135,19 @@ def build_table(
     return table
 
 
-def table_width(columns: list[Column], rows: list[tuple[str, ...]]) -> int:
-    widths = [max([len(c.header), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
-    return sum(widths) + _GAP * (len(columns) - 1)
+def render_width(
+    columns: list[Column], rows: list[tuple[str, ...]], width: int, *, wide: bool = False
+) -> int:
+    """The width to render at: the terminal's, or more when the kept columns need it (the
+    terminal then wraps the line rather than ftctl cutting an id)."""
+    if wide:
+        return max(
+            width,
+            _needed(
+                [Column(c.header, keep=True) for c in columns], rows, list(range(len(columns)))
+            ),
+        )
+    return max(width, _needed(columns, rows, fitting_columns(columns, rows, width)))
 
 
 def print_rows(columns: list[Column], rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
@@ -140,8 +157,10 @@ def print_rows(columns: list[Column], rows: list[tuple[str, ...]], *, wide: bool
             _output.echo("\t".join(row))
         return
     console = _output.out_console()
-    width = max(console.width, table_width(columns, rows)) if wide else console.width
-    console.print(build_table(columns, rows, width=width, wide=wide), width=width)
+    width = render_width(columns, rows, console.width, wide=wide)
+    table = build_table(columns, rows, width=console.width, wide=wide)
+    console.width = width  # print(width=...) alone still lays the table out for the terminal
+    console.print(table, crop=False)
 
 
 JOB_COLUMNS = [

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 STEPS = ("prepare", "create", "follow", "complete")
 SAMPLE_MAX_TOKENS = 64
+_MAX_PROBLEMS = 10
 
 
 class StepFailed(FtctlError):
@@ -76,17 +77,38 @@ def _captured() -> Iterator[io.StringIO]:
         yield buffer
 
 
-def _invoke(ctx: typer.Context, command: str, args: list[str]) -> str:
-    """Run `ftctl COMMAND ARGS...` inside this invocation; return what it printed on stdout."""
+def _command(ctx: typer.Context, command: str, args: list[str]) -> Any:
+    """`ftctl COMMAND ARGS...` parsed (a bad flag fails here, before anything runs)."""
     root = ctx.find_root()
     cmd = root.command.get_command(root, command)  # type: ignore[attr-defined]
     if cmd is None:
         raise AssertionError(f"no command {command}")
+    return cmd, cmd.make_context(command, args, parent=root)
+
+
+def _invoke(ctx: typer.Context, command: str, args: list[str]) -> str:
+    """Run `ftctl COMMAND ARGS...` inside this invocation; return what it printed on stdout.
+    When it fails, the problems listed in its JSON report are shown first."""
+    cmd, sub = _command(ctx, command, args)
     with _captured() as out:
-        sub = cmd.make_context(command, args, parent=root)
-        with sub:
-            cmd.invoke(sub)
+        try:
+            with sub:
+                cmd.invoke(sub)
+        except (Exception, typer.Exit):
+            _show_problems(out.getvalue())
+            raise
     return out.getvalue()
+
+
+def _show_problems(report: str) -> None:
+    try:
+        problems = json.loads(report).get("problems") or []
+    except (ValueError, AttributeError):
+        return
+    for problem in problems[:_MAX_PROBLEMS]:
+        _output.note(str(problem))
+    if len(problems) > _MAX_PROBLEMS:
+        _output.note(f"... and {len(problems) - _MAX_PROBLEMS} more")
 
 
 def common_ending(texts: list[str]) -> str:
@@ -184,6 +206,9 @@ def run(
     """
     if not data.is_file():
         raise InputError(data, "no such file")
+    extra = [*ctx.args, *(["--yes"] if yes else [])]
+    create_args = ["-m", model, "--no-follow", "--json", *extra]
+    _command(ctx, "create", ["-t", str(data), *create_args])  # refuse a bad flag before spending
     report_text = _step(
         "prepare", lambda: _invoke(ctx, "prepare", ["-f", str(data), "-q", "-m", model, "--json"])
     )
@@ -194,9 +219,8 @@ def run(
         + (f"training on {prepared}" if prepared != data else f"{data} is ready as it is")
     )
     chosen = _step("prepare", lambda: read_sample(prepared, sample))
-    extra = [*ctx.args, *(["--yes"] if yes else [])]
-    create_args = ["-t", str(prepared), "-m", model, "--no-follow", "--json", *extra]
-    job = json.loads(_step("create", lambda: _invoke(ctx, "create", create_args)))
+    created = _step("create", lambda: _invoke(ctx, "create", ["-t", str(prepared), *create_args]))
+    job = json.loads(created)
     job_id = str(job["id"])
 
     service = jobs_service()

@@ -95,7 +95,9 @@ class FilesService:
         try:
             raw = self._client.files.with_raw_response.content(file_id)
         except openai.BadRequestError as exc:
-            if "not allowed to download" in str(exc.message).lower():
+            if "not allowed to download" in str(exc.message).lower() or "purpose" in str(
+                exc.message
+            ):
                 raise DownloadRefused(
                     f"the service does not hand back {file_id}: files uploaded with purpose "
                     "fine-tune cannot be downloaded (only results and outputs can)",

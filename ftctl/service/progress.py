@@ -26,10 +26,9 @@ POLL_FACTORS: dict[str, float] = {
 MAX_POLL_SECONDS = 60.0
 
 
-def adaptive_interval(status: str | None, base: float, *, finalising: bool = False) -> float:
+def adaptive_interval(status: str | None, base: float) -> float:
     """Seconds to wait before the next poll of a job in `status`, for a --poll-interval `base`."""
-    factor = 1.0 if finalising else POLL_FACTORS.get(status or "", 1.0)
-    return min(MAX_POLL_SECONDS, base * factor)
+    return min(MAX_POLL_SECONDS, base * POLL_FACTORS.get(status or "", 1.0))
 
 
 @dataclass
