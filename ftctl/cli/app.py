@@ -12,6 +12,7 @@ from ftctl.cli import complete as complete_commands
 from ftctl.cli import create as create_commands
 from ftctl.cli import files as file_commands
 from ftctl.cli import follow as follow_commands
+from ftctl.cli import graders as grader_commands
 from ftctl.cli import jobs as job_commands
 from ftctl.cli import metrics as metrics_commands
 from ftctl.cli import mock as mock_commands
@@ -95,10 +96,14 @@ follow_commands.register(app)
 job_commands.register(app)
 complete_commands.register(app)
 model_commands.register(app)
+<<<<<<< HEAD
 file_commands.register(app)
 metrics_commands.register(app)
 watch_commands.register(app)
 run_commands.register(app)
+=======
+app.add_typer(grader_commands.app, name="graders")
+>>>>>>> main
 app.add_typer(mock_commands.app, name="mock")
 _examples.apply(app)
 

@@ -60,7 +60,7 @@ def _check_local_file(
         raise InputError(
             path,
             f"{len(check.problems)} problem(s) the service would reject; nothing was uploaded",
-            hint=f"run `ftctl prepare -f {path} -m {model}` for the full analysis",
+            hint="fix the lines listed above, then run this command again",
         )
     return check
 

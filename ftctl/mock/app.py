@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ftctl.mock import completions as gen
+from ftctl.mock import graders
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
 from ftctl.mock.errors import (
     APIError,
@@ -73,6 +74,7 @@ JOB_KEYS = frozenset(
 HP_KEYS = {
     "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
     "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
+    "reinforcement": (),
 }
 
 
@@ -111,6 +113,7 @@ def create_app(
         Route("/v1/fine_tuning/jobs/{job_id}/checkpoints", api.list_checkpoints, methods=["GET"]),
         Route("/v1/completions", api.completion, methods=["POST"]),
         Route("/v1/chat/completions", api.chat_completion, methods=["POST"]),
+        *graders.routes(),
     ]
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
@@ -576,7 +579,13 @@ class _Api:
         job_id = self.store.new_id("ftjob-")
         short = self.store.new_id("", 8)
         result_id = self.store.new_id("file-")
-        kind: Kind = "dpo" if method_type == "dpo" else ("chat" if base.chat else "completion")
+        kind: Kind = (
+            "dpo"
+            if method_type == "dpo"
+            else "reinforcement"
+            if method_type == "reinforcement"
+            else ("chat" if base.chat else "completion")
+        )
         train: Dataset | None = None
         failure: tuple[str, str] | None = None
         valid: Dataset | None = None
@@ -671,7 +680,7 @@ class _Api:
                 param="method.type",
                 code="invalid_value",
             )
-        if kind == "reinforcement" or (kind == "dpo" and not base.dpo):
+        if kind not in base.methods:
             raise bad_request(
                 f"Model {base.id} does not support the '{kind}' fine-tuning method.",
                 param="method.type",
