@@ -96,14 +96,11 @@ follow_commands.register(app)
 job_commands.register(app)
 complete_commands.register(app)
 model_commands.register(app)
-<<<<<<< HEAD
 file_commands.register(app)
 metrics_commands.register(app)
 watch_commands.register(app)
 run_commands.register(app)
-=======
 app.add_typer(grader_commands.app, name="graders")
->>>>>>> main
 app.add_typer(mock_commands.app, name="mock")
 _examples.apply(app)
 
