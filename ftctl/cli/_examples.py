@@ -53,6 +53,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "models": ("ftctl models list --fine-tuned",),
     "models list": ("ftctl models list --fine-tuned", "ftctl models list --json | jq '.data[].id'"),
     "models get": ("ftctl models get davinci-002",),
+    "graders": ("ftctl graders validate grader.json",),
+    "graders validate": ("ftctl graders validate grader.json",),
+    "graders run": (
+        "ftctl graders run grader.json --sample 'Paris' --item '{\"answer\": \"Paris\"}'",
+        "ftctl graders run grader.json --sample @answer.txt --item @item.json --json",
+    ),
     "mock": ("ftctl mock serve --speed 50",),
     "mock serve": (
         "ftctl mock serve --speed 50",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ftctl.models import base_model
 from ftctl.service._raw import json_object
 
 if TYPE_CHECKING:
@@ -11,8 +12,9 @@ if TYPE_CHECKING:
 
 
 def is_fine_tuned(model: dict[str, Any]) -> bool:
-    """A tune or one of its checkpoints: the service names them `ft:...`."""
-    return str(model.get("id", "")).startswith("ft:")
+    """A tune or one of its checkpoints (`ft:BASE:...`): a name that is not its own base."""
+    name = str(model.get("id", ""))
+    return base_model(name) != name
 
 
 class ModelsService:
