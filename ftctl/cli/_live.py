@@ -59,7 +59,8 @@ def status_line(progress: JobProgress, width: int, now: float) -> str:
     if left is not None:
         kept.append(f"{clock(left)} left")
     loss = "" if progress.loss is None else f"loss {progress.loss:.4f}"
-    spark = sparkline(progress.losses)
+    # Padded to its full width from the start, so the bar does not shrink as the line fills.
+    spark = sparkline(progress.losses).ljust(_SPARK_WIDTH) if progress.losses else ""
 
     def assemble(with_bar: int, with_loss: bool, with_spark: bool) -> str:
         parts = [kept[0]]

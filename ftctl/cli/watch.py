@@ -31,9 +31,9 @@ BOARD_COLUMNS = [
     _render.Column("job", keep=True),
     _render.Column("status", keep=True),
     _render.Column("step", keep=True, justify="right"),
-    _render.Column("loss", drop=1, justify="right"),
+    _render.Column("loss", drop=2, justify="right"),
     _render.Column("left", keep=True, justify="right"),
-    _render.Column("fine-tuned model", drop=2),
+    _render.Column("fine-tuned model", keep=True),
 ]
 
 # Worst first: the order in which outcomes decide the exit code.
