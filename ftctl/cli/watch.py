@@ -19,13 +19,12 @@ from ftctl.cli._context import current
 from ftctl.cli.follow import PollInterval, adaptive, jobs_service, retry_notice
 from ftctl.errors import Interrupted, JobOutcomeError
 from ftctl.exit_codes import ExitCode
-from ftctl.service.progress import JobProgress, clock
+from ftctl.service.progress import ACTIVE_STATUSES, JobProgress, clock
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     from rich.console import Console, ConsoleOptions, RenderResult
-    from rich.live import Live
 
 BOARD_COLUMNS = [
     _render.Column("job", keep=True),
@@ -100,26 +99,10 @@ def watch_jobs(
     from ftctl.service.watching import Failed, Tagged, follow_many
 
     board = Board(list(dict.fromkeys(job_ids)))
-    live: Live | None = None
-    if _live.wanted(as_json):
-        from rich.live import Live
-
-        live = Live(
-            board,
-            console=_output.err_console(),
-            transient=False,
-            redirect_stdout=True,
-            redirect_stderr=False,
-            refresh_per_second=4,
-        )
+    live = _live.live_display(board, transient=False) if _live.wanted(as_json) else None
 
     def note(text: str) -> None:
-        if live is not None:
-            from rich.text import Text
-
-            live.console.print(Text(text), soft_wrap=True)
-        else:
-            _output.note(text)
+        _live.print_above(live, text)
 
     items: Generator[Tagged, None, None] = follow_many(
         current().client(),
@@ -183,9 +166,6 @@ def _report(board: Board, *, as_json: bool) -> None:
     raise JobOutcomeError(
         f"{len(bad)} of {len(board.jobs)} job(s) did not succeed: " + ", ".join(bad), worst
     )
-
-
-ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
 
 
 def watch(
