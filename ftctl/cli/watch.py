@@ -16,7 +16,14 @@ import typer
 
 from ftctl.cli import _output, _render
 from ftctl.cli._context import current
-from ftctl.cli.follow import PollInterval, adaptive, jobs_service, retry_notice
+from ftctl.cli.follow import (
+    DEFAULT_GIVE_UP_AFTER,
+    GiveUpAfter,
+    PollInterval,
+    adaptive,
+    jobs_service,
+    retry_notice,
+)
 from ftctl.errors import Interrupted, JobOutcomeError
 from ftctl.exit_codes import ExitCode
 from ftctl.service.progress import ACTIVE_STATUSES, JobProgress, clock
@@ -90,7 +97,12 @@ def _outcome(job: dict[str, Any]) -> tuple[ExitCode, str]:
 
 
 def watch_jobs(
-    job_ids: list[str], *, poll_interval: float, as_json: bool, with_events: bool
+    job_ids: list[str],
+    *,
+    poll_interval: float,
+    as_json: bool,
+    with_events: bool,
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER,
 ) -> None:
     """Follow every job until each has ended; raise with the worst outcome's exit code."""
     from ftctl.cli import _live
@@ -109,6 +121,7 @@ def watch_jobs(
         list(board.jobs),
         poll_interval=poll_interval,
         interval=adaptive(poll_interval),
+        give_up_after=give_up_after,
     )
     try:
         with live if live is not None else contextlib.nullcontext():
@@ -178,6 +191,7 @@ def watch(
         ),
     ] = None,
     poll_interval: PollInterval = 5.0,
+    give_up_after: GiveUpAfter = DEFAULT_GIVE_UP_AFTER,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -198,7 +212,13 @@ def watch(
         if not ids:
             _output.note("No active fine-tuning jobs to watch.")
             return
-    watch_jobs(ids, poll_interval=poll_interval, as_json=as_json, with_events=False)
+    watch_jobs(
+        ids,
+        poll_interval=poll_interval,
+        as_json=as_json,
+        with_events=False,
+        give_up_after=give_up_after,
+    )
 
 
 def register(app: typer.Typer) -> None:

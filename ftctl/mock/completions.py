@@ -98,15 +98,18 @@ def generate(
     learned reply); None means the text runs on until max_tokens, as a completion model does.
     """
     budget = max_tokens if max_tokens is not None else 4096
-    text = ""
+    parts: list[str] = []
+    counted = 0  # tokens of the pieces one by one: linear, and never fewer than the joined text
     natural_end = False
     for count, piece in enumerate(pieces, 1):
-        text += piece
+        parts.append(piece)
+        counted += len(enc.encode_ordinary(piece))
         if natural_pieces is not None and count >= natural_pieces:
             natural_end = True
             break
-        if len(enc.encode_ordinary(text)) > budget:
+        if counted > budget + 8:  # pieces join into at most a few fewer tokens than they count
             break
+    text = "".join(parts)
     tokens = enc.encode_ordinary(text)
     truncated = max_tokens is not None and len(tokens) > max_tokens
     if truncated:

@@ -1,0 +1,207 @@
+"""Reading request parameters: types, ranges and shapes, each failure a 400 naming `param`.
+
+These check what a request says, not what the service holds; rules that need state (does the file
+exist, may this model be tuned, how many jobs are active) live in the store.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ftctl.mock import errors
+
+JOB_KEYS = frozenset(
+    {
+        "model",
+        "training_file",
+        "validation_file",
+        "suffix",
+        "seed",
+        "hyperparameters",
+        "method",
+        "metadata",
+        "integrations",
+    }
+)
+HP_KEYS = {
+    "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
+    "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
+    "reinforcement": (),
+}
+METHODS = ("supervised", "dpo", "reinforcement")
+
+
+def string(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise errors.missing(name)
+        return None
+    if not isinstance(value, str):
+        raise errors.invalid_type(name, "a string", value)
+    return value
+
+
+def required_string(body: dict[str, Any], name: str) -> str:
+    value = string(body, name, required=True)
+    assert value is not None
+    return value
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def integer(name: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise errors.invalid_type(name, "an integer", value)
+    return errors.check_int_range(name, value, low, high)
+
+
+def positive_number(name: str, value: object, high: float | None = None) -> float:
+    if not is_number(value):
+        raise errors.invalid_type(name, "a number or 'auto'", value)
+    assert isinstance(value, int | float)
+    if not math.isfinite(value):
+        raise errors.not_finite(name)
+    if value <= 0 or (high is not None and value > high):
+        raise errors.number_out_of_range(name, value, high)
+    return value
+
+
+def hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise errors.invalid_type(where, "an object", raw)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}"
+        if key not in HP_KEYS[method]:
+            raise errors.unknown_parameter(name)
+        if value == "auto":
+            out[key] = "auto"
+        elif key == "n_epochs":
+            out[key] = integer(name, value, 1, 50)
+        elif key == "batch_size":
+            out[key] = integer(name, value, 1, 256)
+        else:
+            out[key] = positive_number(name, value, 2.0 if key == "beta" else None)
+    return out
+
+
+def metadata(raw: object, param: str = "metadata") -> dict[str, str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise errors.invalid_type(param, "an object", raw)
+    if len(raw) > 16:
+        raise errors.too_many_properties(param, 16, len(raw))
+    for key, value in raw.items():
+        if len(key) > 64:
+            raise errors.key_too_long(param, key, 64)
+        if not isinstance(value, str):
+            raise errors.invalid_type(f"{param}.{key}", "a string", value)
+        if len(value) > 512:
+            raise errors.string_too_long(f"{param}.{key}", 512, len(value))
+    return dict(raw)
+
+
+def stop(raw: object) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        if len(raw) > 4:
+            raise errors.array_too_long("stop", 4, len(raw))
+        return [str(s) for s in raw]
+    raise errors.invalid_type("stop", "a string or an array of strings", raw)
+
+
+def integrations(raw: object) -> list[dict[str, Any]]:
+    items = raw or []
+    if not isinstance(items, list) or len(items) > 5:
+        raise errors.invalid_type("integrations", "an array of at most 5 integrations", items)
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("type") != "wandb":
+            raise errors.only_wandb(i)
+        wandb = item.get("wandb")
+        if not isinstance(wandb, dict) or not isinstance(wandb.get("project"), str):
+            raise errors.missing(f"integrations[{i}].wandb.project")
+    return items
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job POST's parameters, checked for shape; the store checks them against its state."""
+
+    model: str
+    training_file: str
+    validation_file: str | None
+    suffix: str | None
+    seed: int | None
+    method_type: str
+    requested: dict[str, Any]  # hyperparameters as asked for, "auto" where not given
+    metadata: dict[str, str] | None
+    integrations: list[dict[str, Any]]
+
+
+def job_request(body: dict[str, Any]) -> JobRequest:
+    for key in body:
+        if key not in JOB_KEYS:
+            raise errors.unrecognized_argument(key)
+    model = required_string(body, "model")
+    training_file = required_string(body, "training_file")
+    validation_file = string(body, "validation_file")
+    suffix = body.get("suffix")
+    if suffix is not None:
+        if not isinstance(suffix, str):
+            raise errors.invalid_type("suffix", "a string", suffix)
+        if not 1 <= len(suffix) <= 64:
+            raise errors.string_length("suffix", 1, 64, len(suffix))
+    seed = body.get("seed")
+    if seed is not None:
+        seed = integer("seed", seed, 0, 2_147_483_647)
+    method_type, requested = method(body)
+    return JobRequest(
+        model=model,
+        training_file=training_file,
+        validation_file=validation_file,
+        suffix=suffix,
+        seed=seed,
+        method_type=method_type,
+        requested=requested,
+        metadata=metadata(body.get("metadata")),
+        integrations=integrations(body.get("integrations")),
+    )
+
+
+def method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(method type, hyperparameters with "auto" for those not given), from either spelling."""
+    legacy = hyperparameters(body.get("hyperparameters"), "hyperparameters", "supervised")
+    raw = body.get("method")
+    if raw is None:
+        return "supervised", _with_defaults("supervised", legacy)
+    if not isinstance(raw, dict):
+        raise errors.invalid_type("method", "an object", raw)
+    kind = raw.get("type")
+    if kind is None:
+        raise errors.missing("method.type")
+    if kind not in METHODS:
+        raise errors.invalid_method_type(kind)
+    if kind == "reinforcement":
+        return kind, {}
+    section = raw.get(kind) or {}
+    if not isinstance(section, dict):
+        raise errors.invalid_type(f"method.{kind}", "an object", section)
+    given = hyperparameters(section.get("hyperparameters"), f"method.{kind}.hyperparameters", kind)
+    if legacy and given and legacy != {k: v for k, v in given.items() if k != "beta"}:
+        raise errors.hyperparameters_twice()
+    return kind, _with_defaults(kind, {**legacy, **given})
+
+
+def _with_defaults(kind: str, given: dict[str, Any]) -> dict[str, Any]:
+    return {key: given.get(key, "auto") for key in HP_KEYS[kind]}
