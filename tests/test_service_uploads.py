@@ -98,7 +98,7 @@ def test_identical_content_is_found_through_the_record(
     file = service.upload(path, digest=digest)
     found = service.find_identical(path, digest[0])
     assert found is not None and found.certain and found.file["id"] == file["id"]
-    del app.state.store.files[file["id"]]  # deleted on the service: forgotten, not trusted
+    app.state.store.delete_file(file["id"])  # deleted on the service: forgotten, not trusted
     assert service.find_identical(path, digest[0]) is None
 
 

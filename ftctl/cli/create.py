@@ -138,6 +138,8 @@ def _upload(path: Path, reuse: bool | None = None) -> tuple[str, bool]:
     from ftctl.service.upload_record import digests
 
     service = _files_service()
+    if path.stat().st_size > 100 * 1024 * 1024:
+        _output.note(f"Reading {path} to recognize a file uploaded before (sha256, md5)...")
     digest = digests(path)
     reused = _reuse_identical(service, path, digest[0], reuse)
     if reused is not None:

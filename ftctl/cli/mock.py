@@ -39,8 +39,11 @@ def serve(
         int, typer.Option("--seed", help="Seed for ids, job seeds and loss curves.")
     ] = 0,
     org: Annotated[
-        str, typer.Option("--org", help="Organization that owns jobs and tuned models.")
-    ] = "org-mock",
+        str,
+        typer.Option(
+            "--org", help="Organization name in tuned model names (ft:BASE:ORG:SUFFIX:ID)."
+        ),
+    ] = "personal",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log one line per request.")
     ] = False,

@@ -157,6 +157,12 @@ def _cost_lines(report: DataReport) -> list[str]:
             f"{report.model}, they will be truncated during fine-tuning"
         )
     lines.append(f"- By default, you'll train for {report.n_epochs} epochs on this dataset")
+    if report.format == "reinforcement":
+        lines.append(
+            "- Reinforcement is billed by training time (and a model grader's tokens), "
+            "not by these tokens"
+        )
+        return lines
     lines.append(
         f"- By default, you'll be charged for ~{report.billed_tokens:,} tokens "
         f"({report.n_epochs} epochs x min({report.limit:,}, tokens) per example)"

@@ -19,13 +19,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ftctl.mock import errors
+from ftctl.mock import errors, permissions
+from ftctl.mock.azure import AzureShape
 from ftctl.mock.errors import APIError
-from ftctl.mock.http import RAW_SEND, Envelope, Faults, error_response
+from ftctl.mock.http import RAW_SEND, Envelope, Faults, error_response, log
 from ftctl.mock.routes import files, graders, jobs, models, sampling, uploads
 from ftctl.mock.store import Limits, Store
 
-_ROUTE_MODULES = (models, files, uploads, jobs, sampling, graders)
+_ROUTE_MODULES = (models, files, uploads, jobs, sampling, graders, permissions)
 
 
 def routes() -> list[Route]:
@@ -44,7 +45,7 @@ class MockApp(Starlette):
 def create_app(
     speed: float = 1.0,
     seed: int = 0,
-    org: str = "org-mock",
+    org: str = "personal",
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
     *,
@@ -52,10 +53,16 @@ def create_app(
     salt: str = "",
     faults: Faults | None = None,
     api_key: str | None = None,
+    admin_keys_only: bool = False,
 ) -> MockApp:
     """A fresh service. `clock` is injectable so tests can step time; `state` is a directory to
     keep everything in across restarts; `salt` is mixed into ids (see `Store`); `faults` injects
-    failures; `api_key`, when given, is the only key accepted."""
+    failures; `api_key`, when given, is the only key accepted.
+
+    `org` is the organization's name as it appears in `ft:` model names (`personal` for a
+    personal account, as the service names it); its `org-...` id is seeded. `admin_keys_only`
+    makes checkpoint permissions refuse keys that are not `sk-admin-...`. The app serves Azure
+    OpenAI's `/openai/...` shape beside OpenAI's `/v1/...` (see `azure`)."""
     if speed <= 0:
         raise ValueError("speed must be positive")
     store = Store(
@@ -74,11 +81,16 @@ def create_app(
         return error_response(errors.http_error(exc.status_code, str(exc.detail)))
 
     async def on_crash(request: Request, exc: Exception) -> Response:
+        # A 500 is a bug in the mock, never the client's doing: say where, on the server's log.
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(errors.server_error())
 
     app = MockApp(
         routes=routes(),
-        middleware=[Middleware(Envelope, store=store, faults=faults, api_key=api_key)],
+        middleware=[
+            Middleware(AzureShape),
+            Middleware(Envelope, store=store, faults=faults, api_key=api_key),
+        ],
         exception_handlers={
             APIError: on_api_error,
             HTTPException: on_http_error,
@@ -86,4 +98,5 @@ def create_app(
         },
     )
     app.state.store = store
+    app.state.permissions = permissions.PermissionBook(store, admin_keys_only=admin_keys_only)
     return app

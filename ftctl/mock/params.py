@@ -25,11 +25,6 @@ JOB_KEYS = frozenset(
         "integrations",
     }
 )
-HP_KEYS = {
-    "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
-    "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
-    "reinforcement": (),
-}
 METHODS = ("supervised", "dpo", "reinforcement")
 
 
@@ -72,24 +67,10 @@ def positive_number(name: str, value: object, high: float | None = None) -> floa
 
 
 def hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise errors.invalid_type(where, "an object", raw)
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = f"{where}.{key}"
-        if key not in HP_KEYS[method]:
-            raise errors.unknown_parameter(name)
-        if value == "auto":
-            out[key] = "auto"
-        elif key == "n_epochs":
-            out[key] = integer(name, value, 1, 50)
-        elif key == "batch_size":
-            out[key] = integer(name, value, 1, 256)
-        else:
-            out[key] = positive_number(name, value, 2.0 if key == "beta" else None)
-    return out
+    """A method's hyperparameters, checked against the API's ranges (ftctl.mock.training)."""
+    from ftctl.mock.training import check_hyperparameters
+
+    return check_hyperparameters(raw, where, method)
 
 
 def metadata(raw: object, param: str = "metadata") -> dict[str, str] | None:
@@ -147,6 +128,8 @@ class JobRequest:
     requested: dict[str, Any]  # hyperparameters as asked for, "auto" where not given
     metadata: dict[str, str] | None
     integrations: list[dict[str, Any]]
+    grader: dict[str, Any] | None = None  # reinforcement
+    response_format: dict[str, Any] | None = None  # reinforcement
 
 
 def job_request(body: dict[str, Any]) -> JobRequest:
@@ -165,7 +148,7 @@ def job_request(body: dict[str, Any]) -> JobRequest:
     seed = body.get("seed")
     if seed is not None:
         seed = integer("seed", seed, 0, 2_147_483_647)
-    method_type, requested = method(body)
+    method_type, requested, grader, response_format = method(body)
     return JobRequest(
         model=model,
         training_file=training_file,
@@ -176,15 +159,22 @@ def job_request(body: dict[str, Any]) -> JobRequest:
         requested=requested,
         metadata=metadata(body.get("metadata")),
         integrations=integrations(body.get("integrations")),
+        grader=grader,
+        response_format=response_format,
     )
 
 
-def method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(method type, hyperparameters with "auto" for those not given), from either spelling."""
+def method(
+    body: dict[str, Any],
+) -> tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+    """(method type, hyperparameters with "auto" for those not given, grader, response_format),
+    from either spelling; the last two only for reinforcement."""
+    from ftctl.mock.training import requested_hyperparameters
+
     legacy = hyperparameters(body.get("hyperparameters"), "hyperparameters", "supervised")
     raw = body.get("method")
     if raw is None:
-        return "supervised", _with_defaults("supervised", legacy)
+        return "supervised", requested_hyperparameters("supervised", legacy), None, None
     if not isinstance(raw, dict):
         raise errors.invalid_type("method", "an object", raw)
     kind = raw.get("type")
@@ -192,16 +182,32 @@ def method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         raise errors.missing("method.type")
     if kind not in METHODS:
         raise errors.invalid_method_type(kind)
-    if kind == "reinforcement":
-        return kind, {}
     section = raw.get(kind) or {}
     if not isinstance(section, dict):
         raise errors.invalid_type(f"method.{kind}", "an object", section)
     given = hyperparameters(section.get("hyperparameters"), f"method.{kind}.hyperparameters", kind)
     if legacy and given and legacy != {k: v for k, v in given.items() if k != "beta"}:
         raise errors.hyperparameters_twice()
-    return kind, _with_defaults(kind, {**legacy, **given})
+    grader = response_format = None
+    if kind == "reinforcement":
+        grader, response_format = _reinforcement(section)
+    return kind, requested_hyperparameters(kind, {**legacy, **given}), grader, response_format
 
 
-def _with_defaults(kind: str, given: dict[str, Any]) -> dict[str, Any]:
-    return {key: given.get(key, "auto") for key in HP_KEYS[kind]}
+def _reinforcement(section: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A reinforcement method's grader (checked as the service checks it) and response_format."""
+    from ftctl.graders.validation import GraderError, validate_grader
+
+    grader = section.get("grader")
+    if grader is None:
+        raise errors.missing("method.reinforcement.grader")
+    try:
+        validate_grader(grader, param="method.reinforcement.grader")
+    except GraderError as error:
+        raise errors.APIError(400, error.message, param=error.param, code=error.code) from None
+    response_format = section.get("response_format")
+    if response_format is not None and not isinstance(response_format, dict):
+        raise errors.invalid_type(
+            "method.reinforcement.response_format", "an object", response_format
+        )
+    return dict(grader), response_format

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ftctl.mock.catalog import BaseModel
-from ftctl.mock.training import KEPT_CHECKPOINTS, Dataset, Plan
+from ftctl.mock.training import KEPT_CHECKPOINTS, Dataset, Plan, method_view
 
 # Simulated seconds of each phase. The book's 30-example job (90 steps) takes about 19 s at
 # speed 1; a large job's steps are shortened so nothing takes more than about a minute.
@@ -61,6 +61,7 @@ class FileRecord:
             "bytes": self.size,
             "created_at": self.created_at,
             "status": "processed",
+            "status_details": None,  # deprecated, but the service still sends it
         }
 
 
@@ -118,7 +119,8 @@ class TunedModel:
 class Pause:
     sim_at: float
     real_start: float
-    real_end: float | None = None
+    real_end: float | None = None  # back in the queue from `resumed_at` until here
+    resumed_at: float | None = None
 
 
 @dataclass
@@ -153,11 +155,14 @@ class Job:
     plan: Plan | None
     failure: tuple[str, str] | None  # (message, param) found while validating files
     speed: float
+    grader: dict[str, Any] | None = None  # reinforcement
+    response_format: dict[str, Any] | None = None  # reinforcement
     pauses: list[Pause] = field(default_factory=list)
     cancelled_real: float | None = None
     materialized: bool = False
     _timeline: list[SimEvent] | None = None
     _ids: dict[str, int] | None = None
+    _id_list: list[str] = field(default_factory=list)
     _final: bytes | None = None  # the object's JSON, once the job can no longer change
 
     # -- the clock ------------------------------------------------------------------------------
@@ -208,6 +213,8 @@ class Job:
             return "cancelled"
         if self.pauses and self.pauses[-1].real_end is None:
             return "paused"
+        if self.pauses and now < (self.pauses[-1].real_end or 0):
+            return "queued"  # a resumed job waits for its turn again, as the service's does
         s = self.sim(now)
         if s < VALIDATE_SECONDS:
             return "validating_files"
@@ -221,22 +228,28 @@ class Job:
 
     # -- the view -------------------------------------------------------------------------------
     def hyperparameters(self, now: float) -> dict[str, Any]:
-        if self.plan is None or self.sim(now) < VALIDATE_SECONDS:
-            return {k: v for k, v in self.requested.items() if k != "beta"}
-        return {
-            "batch_size": self.plan.batch_size,
-            "learning_rate_multiplier": self.plan.learning_rate_multiplier,
-            "n_epochs": self.plan.n_epochs,
-        }
+        """The deprecated top-level field: the three hyperparameters every method has."""
+        common = ("batch_size", "learning_rate_multiplier", "n_epochs")
+        view = self.method(now)[self.method_type]["hyperparameters"]
+        return {key: view[key] for key in common if key in view}
 
     def method(self, now: float) -> dict[str, Any]:
-        hp = self.hyperparameters(now)
-        if self.method_type == "dpo":
-            beta = self.requested.get("beta", "auto")
-            if self.plan is not None and self.sim(now) >= VALIDATE_SECONDS:
-                beta = self.plan.beta
-            hp = {**hp, "beta": beta}
-        return {"type": self.method_type, self.method_type: {"hyperparameters": hp}}
+        return method_view(
+            self.method_type,
+            self.requested,
+            self.plan,
+            resolved=self.sim(now) >= VALIDATE_SECONDS,
+            grader=self.grader,
+            response_format=self.response_format,
+        )
+
+    @property
+    def learned_pairs(self) -> tuple[tuple[str, str], ...]:
+        """What the tune answers with: its training answers, or for reinforcement, the answers
+        its grader rewarded."""
+        if self.plan is not None and self.plan.learned is not None:
+            return self.plan.learned
+        return self.train.pairs if self.train is not None else ()
 
     def finished_at(self, now: float) -> int | None:
         status = self.status(now)
@@ -365,6 +378,7 @@ class Job:
         """Event id -> index in the timeline (built once, with the timeline)."""
         if self._ids is None:
             self._ids = {self._event_id(ev.key): i for i, ev in enumerate(self.timeline())}
+            self._id_list = list(self._ids)
         return self._ids
 
     def _event_id(self, key: str) -> str:
@@ -381,9 +395,9 @@ class Job:
                     (p.real_start, order, SimEvent(0, f"pause-{i}", "Fine-tuning job paused"))
                 )
                 order += 1
-            if p.real_end is not None and p.real_end <= now:
+            if p.resumed_at is not None and p.resumed_at <= now:
                 out.append(
-                    (p.real_end, order, SimEvent(0, f"resume-{i}", "Fine-tuning job resumed"))
+                    (p.resumed_at, order, SimEvent(0, f"resume-{i}", "Fine-tuning job resumed"))
                 )
                 order += 1
         if self.cancelled_real is not None and self.cancelled_real <= now:
@@ -425,20 +439,24 @@ class Job:
             else:
                 return [], False
         out: list[dict[str, Any]] = []
+        self._event_ids()
+        ids = self._id_list
         while (t >= 0 or e >= 0) and len(out) < limit:
             real_t = self.real(timeline[t].sim) if t >= 0 else -math.inf
             if e >= 0 and (extras[e][0], extras[e][1]) > (real_t, t):
                 out.append(self._event(extras[e][2].key, extras[e][0], extras[e][2]))
                 e -= 1
             else:
-                out.append(self._event(timeline[t].key, real_t, timeline[t]))
+                out.append(self._event(timeline[t].key, real_t, timeline[t], ids[t]))
                 t -= 1
         return out, t >= 0 or e >= 0
 
-    def _event(self, key: str, real: float, ev: SimEvent) -> dict[str, Any]:
+    def _event(
+        self, key: str, real: float, ev: SimEvent, event_id: str | None = None
+    ) -> dict[str, Any]:
         return {
             "object": "fine_tuning.job.event",
-            "id": self._event_id(key),
+            "id": event_id or self._event_id(key),
             "created_at": int(real),
             "level": ev.level,
             "message": ev.message,
@@ -458,19 +476,7 @@ class Job:
         ][-KEPT_CHECKPOINTS:]
         out = []
         for step in reversed(reached):
-            m = self.plan.metrics[step - 1]
-            metrics: dict[str, Any] = {
-                "step": step,
-                "train_loss": m.train_loss,
-                "train_mean_token_accuracy": m.train_accuracy,
-            }
-            if m.valid_loss is not None:
-                metrics |= {
-                    "valid_loss": m.valid_loss,
-                    "valid_mean_token_accuracy": m.valid_accuracy,
-                    "full_valid_loss": m.valid_loss,
-                    "full_valid_mean_token_accuracy": m.valid_accuracy,
-                }
+            metrics = self.plan.metrics[step - 1].checkpoint_metrics()
             out.append(
                 {
                     "object": "fine_tuning.job.checkpoint",

@@ -9,28 +9,33 @@ id and by metadata, finished jobs' outputs come into being from a queue ordered 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import os
 import random
 import string
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ftctl.mock import errors
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
+from ftctl.mock.completions import RateWindow
 from ftctl.mock.params import JobRequest
 from ftctl.mock.persist import StateDB
 from ftctl.mock.records import (
     ACTIVE,
+    QUEUE_SECONDS,
     FileRecord,
     Job,
     Pause,
     TunedModel,
     UploadRecord,
+    digest,
+    dump,
 )
 from ftctl.mock.training import (
     DataError,
@@ -38,6 +43,7 @@ from ftctl.mock.training import (
     Kind,
     Plan,
     make_plan,
+    make_reinforcement_plan,
     read_dataset,
     results_csv,
 )
@@ -81,7 +87,12 @@ class Store:
     ) -> None:
         self.speed = speed
         self.seed = seed
-        self.org = org
+        self.org = org  # the name in `ft:` model names
+        # Seeded ids shaped like the service's: `org-` and 24 characters; a personal account's
+        # owner is `user-` and 24 lowercase characters.
+        self.org_id = "org-" + digest(f"org:{seed}:{org}", 24)
+        self.owner = "user-" + digest(f"owner:{seed}:{org}", 24).lower()
+        self.rates = RateWindow()  # the x-ratelimit-* figures of completions and chat
         self.clock = clock
         self.limits = limits or Limits()
         self.rng = random.Random(seed)  # job seeds: the same story for the same seed
@@ -110,7 +121,8 @@ class Store:
         self._due: list[tuple[float, int, str]] = []  # (finish time, position, job id)
         self._active: set[str] = set()
         self._datasets: dict[str, Dataset | DataError] = {}
-        self._models_json: list[dict[str, Any]] | None = None
+        self._models_json: bytes | None = None
+        self._file_order: list[tuple[int, int, str]] = []  # (created_at, seq, id), sorted
         if self.db is not None:
             self._load(self.db)
 
@@ -170,9 +182,9 @@ class Store:
             model = TunedModel(
                 id=job.fine_tuned_model,
                 created=int(finished),
-                owned_by=self.org,
+                owned_by=self.owner,
                 base=job.base,
-                pairs=job.train.pairs,
+                pairs=job.learned_pairs,
             )
             self.models[model.id] = model
             self._models_json = None
@@ -181,12 +193,14 @@ class Store:
         self._save_job(job)
 
     # -- models ---------------------------------------------------------------------------------
-    def model_list(self) -> list[dict[str, Any]]:
+    def model_list(self) -> bytes:
+        """GET /v1/models as JSON: built once, again only when a tune comes or goes."""
         if self._models_json is None:
-            self._models_json = [
+            data = [
                 {"id": m.id, "object": "model", "created": m.created, "owned_by": "system"}
                 for m in BASE_MODELS.values()
             ] + [m.as_json() for m in self.models.values()]
+            self._models_json = dump({"object": "list", "data": data})
         return self._models_json
 
     def model(self, name: str) -> dict[str, Any]:
@@ -230,7 +244,7 @@ class Store:
             return None
         for ckpt in job.checkpoints(now):
             if ckpt["fine_tuned_model_checkpoint"] == name:
-                return TunedModel(name, ckpt["created_at"], self.org, job.base, job.train.pairs)
+                return TunedModel(name, ckpt["created_at"], self.owner, job.base, job.learned_pairs)
         return None
 
     # -- files ----------------------------------------------------------------------------------
@@ -258,7 +272,7 @@ class Store:
             seq=self.next_seq(),
             path=path,
         )
-        self.files[record.id] = record
+        self._add_file(record)
         if self.db is not None:
             self.db.save("file", record.id, record.seq, _file_row(record))
         return record
@@ -285,18 +299,34 @@ class Store:
     def delete_file(self, file_id: str) -> FileRecord:
         record = self.file(file_id)
         del self.files[record.id]
+        del self._file_order[bisect.bisect_left(self._file_order, _file_key(record))]
         if self.db is not None:
             self.db.delete("file", record.id)
         # Jobs read their data when created, so the bytes can go; a stored dataset stays.
         record.path.unlink(missing_ok=True)
         return record
 
-    def list_files(self, purpose: str | None, descending: bool) -> list[FileRecord]:
-        return sorted(
-            (f for f in self.files.values() if purpose is None or f.purpose == purpose),
-            key=lambda f: (f.created_at, f.seq),
-            reverse=descending,
-        )
+    def _add_file(self, record: FileRecord) -> None:
+        self.files[record.id] = record
+        bisect.insort(self._file_order, _file_key(record))
+
+    def list_files(
+        self, purpose: str | None, descending: bool, after: str | None
+    ) -> Iterator[FileRecord]:
+        """Files by creation time from the sorted index, starting past `after`."""
+        order = self._file_order
+        if after:
+            record = self.files.get(after)
+            if record is None:
+                return
+            at = bisect.bisect_left(order, _file_key(record))
+            positions = range(at - 1, -1, -1) if descending else range(at + 1, len(order))
+        else:
+            positions = range(len(order) - 1, -1, -1) if descending else range(len(order))
+        for position in positions:
+            found = self.files[order[position][2]]
+            if purpose is None or found.purpose == purpose:
+                yield found
 
     # -- uploads --------------------------------------------------------------------------------
     def create_upload(
@@ -497,7 +527,7 @@ class Store:
             failure = (exc.message, exc.param)
             train = None
         if train is not None:
-            plan = _plan(train, seed, valid is not None, kind_name, request.requested)
+            plan = _plan(train, valid, seed, kind_name, request.requested, request.grader)
         job = Job(
             id=job_id,
             base=base,
@@ -517,6 +547,8 @@ class Store:
             plan=plan,
             failure=failure,
             speed=self.speed,
+            grader=request.grader,
+            response_format=request.response_format,
         )
         self._index_job(job)
         self._save_job(job)
@@ -561,7 +593,8 @@ class Store:
         status = job.status(now)
         if status != "paused":
             raise errors.cannot_resume(job.id, status)
-        job.pauses[-1].real_end = now
+        job.pauses[-1].resumed_at = now
+        job.pauses[-1].real_end = now + QUEUE_SECONDS / job.speed  # back in the queue first
         self._schedule(job, self._position[job.id])
         self._save_job(job)
         return job
@@ -578,14 +611,16 @@ class Store:
         for key, _, row in db.load("dataset"):
             self._datasets[key] = _dataset_from_row(row)
         for file_id, seq, row in db.load("file"):
-            self.files[file_id] = FileRecord(
-                id=file_id,
-                filename=row["filename"],
-                purpose=row["purpose"],
-                size=row["bytes"],
-                created_at=row["created_at"],
-                seq=seq,
-                path=self.blobs / file_id,
+            self._add_file(
+                FileRecord(
+                    id=file_id,
+                    filename=row["filename"],
+                    purpose=row["purpose"],
+                    size=row["bytes"],
+                    created_at=row["created_at"],
+                    seq=seq,
+                    path=self.blobs / file_id,
+                )
             )
         for upload_id, _, row in db.load("upload"):
             upload = UploadRecord(
@@ -606,7 +641,7 @@ class Store:
             job = self.jobs[row["job"]]
             assert job.train is not None
             self.models[name] = TunedModel(
-                name, row["created"], self.org, job.base, job.train.pairs
+                name, row["created"], self.owner, job.base, job.learned_pairs
             )
         self._seq = max([self._seq, *(f.seq for f in self.files.values())])
         self._issued.update(self.files, self.uploads, self.jobs)
@@ -624,8 +659,15 @@ class Store:
             ]
             assert isinstance(found, Dataset)
             train = found
-            has_validation = row["validation_file"] is not None
-            plan = _plan(train, row["seed"], has_validation, row["method_type"], row["requested"])
+            valid = None
+            if row["validation_file"] is not None:
+                found = self._datasets[
+                    _dataset_key(row["validation_file"], kind, base.id, "validation_file")
+                ]
+                assert isinstance(found, Dataset)
+                valid = found
+            grader = row.get("grader")
+            plan = _plan(train, valid, row["seed"], row["method_type"], row["requested"], grader)
         job = Job(
             id=row["id"],
             base=base,
@@ -645,11 +687,17 @@ class Store:
             plan=plan,
             failure=(row["failure"][0], row["failure"][1]) if row["failure"] else None,
             speed=row["speed"],
+            grader=row.get("grader"),
+            response_format=row.get("response_format"),
             pauses=[Pause(*p) for p in row["pauses"]],
             cancelled_real=row["cancelled_real"],
             materialized=row["materialized"],
         )
         return job
+
+
+def _file_key(record: FileRecord) -> tuple[int, int, str]:
+    return (record.created_at, record.seq, record.id)
 
 
 def _kind(base: BaseModel, method_type: str) -> Kind:
@@ -659,8 +707,19 @@ def _kind(base: BaseModel, method_type: str) -> Kind:
 
 
 def _plan(
-    train: Dataset, seed: int, has_validation: bool, method_type: str, requested: dict[str, Any]
+    train: Dataset,
+    valid: Dataset | None,
+    seed: int,
+    method_type: str,
+    requested: dict[str, Any],
+    grader: dict[str, Any] | None,
 ) -> Plan:
+    if method_type == "reinforcement":
+        assert grader is not None
+        return make_reinforcement_plan(
+            train, valid, grader=grader, grade=_grade, seed=seed, hyperparameters=requested
+        )
+
     def given(key: str) -> Any:
         value = requested.get(key, "auto")
         return None if value == "auto" else value
@@ -668,12 +727,20 @@ def _plan(
     return make_plan(
         train,
         seed=seed,
-        has_validation=has_validation,
+        has_validation=valid is not None,
         n_epochs=given("n_epochs"),
         batch_size=given("batch_size"),
         learning_rate_multiplier=given("learning_rate_multiplier"),
         beta=(given("beta") or 0.1) if method_type == "dpo" else None,
+        method=method_type,
     )
+
+
+def _grade(grader: Mapping[str, Any], item: Mapping[str, Any], sample: str) -> float:
+    """The reward the job's grader gives one of the model's answers (a failed run scores 0)."""
+    from ftctl.graders import run_grader
+
+    return float(run_grader(grader, item, sample)["reward"])
 
 
 def _dataset_key(file_id: str, kind: str, model: str, param: str) -> str:
@@ -683,14 +750,20 @@ def _dataset_key(file_id: str, kind: str, model: str, param: str) -> str:
 def _dataset_row(found: Dataset | DataError) -> dict[str, Any]:
     if isinstance(found, DataError):
         return {"error": [found.message, found.param]}
-    return {"examples": found.examples, "tokens": found.tokens, "pairs": found.pairs}
+    return {
+        "examples": found.examples,
+        "tokens": found.tokens,
+        "pairs": found.pairs,
+        "items": found.items,
+    }
 
 
 def _dataset_from_row(row: dict[str, Any]) -> Dataset | DataError:
     if "error" in row:
         return DataError(*row["error"])
     pairs = tuple((p, c) for p, c in row["pairs"])
-    return Dataset(examples=row["examples"], tokens=row["tokens"], pairs=pairs)
+    items = tuple(row.get("items") or ())
+    return Dataset(examples=row["examples"], tokens=row["tokens"], pairs=pairs, items=items)
 
 
 def _file_row(record: FileRecord) -> dict[str, Any]:
@@ -737,7 +810,9 @@ def _job_row(job: Job) -> dict[str, Any]:
         "result_file_id": job.result_file_id,
         "failure": list(job.failure) if job.failure else None,
         "speed": job.speed,
-        "pauses": [[p.sim_at, p.real_start, p.real_end] for p in job.pauses],
+        "pauses": [[p.sim_at, p.real_start, p.real_end, p.resumed_at] for p in job.pauses],
+        "grader": job.grader,
+        "response_format": job.response_format,
         "cancelled_real": job.cancelled_real,
         "materialized": job.materialized,
     }

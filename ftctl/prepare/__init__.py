@@ -66,7 +66,7 @@ def check_training_file(
     if method is not None and FORMAT_METHOD[scan.format] != method:
         scan.add_problem(
             "wrong_method_for_data",
-            1,
+            _first_example_line(path),
             None,
             f"{scan.format} data trains with the {FORMAT_METHOD[scan.format]} method, not {method}",
         )
@@ -81,3 +81,12 @@ def check_training_file(
         estimated_cost_usd=report.estimated_cost_usd,
         method=FORMAT_METHOD[report.format],
     )
+
+
+def _first_example_line(path: Path) -> int:
+    """The number of the first non-blank line (the one the data's format is read from)."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            if raw.strip():
+                return number
+    return 1

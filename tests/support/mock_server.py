@@ -43,7 +43,7 @@ def running_mock(
     *,
     speed: float = 1000.0,
     seed: int = 0,
-    org: str = "org-mock",
+    org: str = "personal",
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
     app_out: list[Any] | None = None,

@@ -16,7 +16,7 @@ _METADATA_KEY = re.compile(r"metadata\[(.+)\]")
 
 
 def _job(call: Call, job: Job) -> Response:
-    return Response(job.json_bytes(call.now, call.store.org), media_type="application/json")
+    return Response(job.json_bytes(call.now, call.store.org_id), media_type="application/json")
 
 
 async def create_job(call: Call) -> Response:
@@ -35,7 +35,7 @@ async def list_jobs(call: Call) -> Response:
             no_metadata = True
     jobs = call.store.jobs_newest_first(call.query.get("after"), filters, no_metadata)
     chosen = list(islice(jobs, limit + 1))
-    org = call.store.org
+    org = call.store.org_id
     data = b",".join(job.json_bytes(call.now, org) for job in chosen[:limit])
     more = b"true" if len(chosen) > limit else b"false"
     body = b'{"object":"list","data":[' + data + b'],"has_more":' + more + b"}"

@@ -17,87 +17,33 @@ from ftctl.models import training_limit
 from ftctl.tokens import chat_tokens
 
 
-def _common(body: dict[str, Any]) -> tuple[int, list[str], bool, bool]:
-    n = body.get("n")
-    n = 1 if n is None else params.integer("n", n, 1, 128)
-    stop = params.stop(body.get("stop"))
-    stream = bool(body.get("stream") or False)
-    options = body.get("stream_options") or {}
-    include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-    return n, stop, stream, include_usage
-
-
 def completion(call: Call) -> Response:
     body, now = call.body, call.now
     name = params.required_string(body, "model")
     base, tuned = call.store.sampling_model(name, now)
     if base.chat:
         raise errors.chat_model_on_completions()
-    if "prompt" not in body:
-        raise errors.missing("prompt")
+    req = gen.parse_completion(body)
+    if body.get("max_tokens") is not None:
+        _max_tokens("max_tokens", body["max_tokens"], 0, base)
     from ftctl.tokens import encoding_for_model
 
     enc = encoding_for_model(base.id)
-    prompts = _prompts(body["prompt"], enc)
-    max_tokens = body.get("max_tokens")
-    max_tokens = 16 if max_tokens is None else _max_tokens("max_tokens", max_tokens, 0, base)
-    n, stop, stream, include_usage = _common(body)
-    echo = bool(body.get("echo") or False)
-    choices: list[tuple[str, str]] = []
-    completion_tokens = prompt_tokens = 0
-    for prompt in prompts:
-        prompt_tokens += len(enc.encode_ordinary(prompt))
-        for _ in range(n):
-            pieces = gen.learned_text(tuned.pairs, prompt) if tuned else gen.base_text(prompt)
-            choice = gen.generate(
-                pieces, enc=enc, max_tokens=max_tokens, stop=stop, natural_pieces=None
-            )
-            completion_tokens += len(choice.tokens)
-            text = (prompt + choice.text) if echo else choice.text
-            choices.append((text, choice.finish_reason))
-    model_name = tuned.id if tuned else snapshot_of(base)
-    completion_id = "cmpl-" + _short(call)
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
+    key = _short(call)
+    choices, usage = gen.completion_choices(
+        req, _prompts(body["prompt"], enc), pairs=tuned.pairs if tuned else None, enc=enc, key=key
+    )
     head = {
-        "id": completion_id,
+        "id": "cmpl-" + key,
         "object": "text_completion",
         "created": int(now),
-        "model": model_name,
+        "model": tuned.id if tuned else snapshot_of(base),
     }
-    if not stream:
-        return JSONResponse(
-            {
-                **head,
-                "choices": [
-                    {"text": text, "index": i, "logprobs": None, "finish_reason": reason}
-                    for i, (text, reason) in enumerate(choices)
-                ],
-                "usage": usage,
-            }
-        )
-
-    def chunks() -> Iterator[dict[str, Any]]:
-        for i, (text, reason) in enumerate(choices):
-            fake = gen.Choice(text, reason, enc.encode_ordinary(text))
-            for piece in gen.token_pieces(fake, enc):
-                yield {
-                    **head,
-                    "choices": [
-                        {"text": piece, "index": i, "logprobs": None, "finish_reason": None}
-                    ],
-                }
-            yield {
-                **head,
-                "choices": [{"text": "", "index": i, "logprobs": None, "finish_reason": reason}],
-            }
-        if include_usage:
-            yield {**head, "choices": [], "usage": usage}
-
-    return _sse(chunks())
+    limits = call.store.rates.headers(now, usage["total_tokens"])
+    if not req.stream:
+        return JSONResponse(gen.completion_body(head, choices, usage), headers=limits)
+    chunks = gen.completion_chunks(head, choices, usage, include_usage=req.include_usage)
+    return _sse(chunks, limits)
 
 
 def chat_completion(call: Call) -> Response:
@@ -106,121 +52,29 @@ def chat_completion(call: Call) -> Response:
     base, tuned = call.store.sampling_model(name, now)
     if not base.chat:
         raise errors.completion_model_on_chat()
-    messages = body.get("messages")
-    if messages is None:
-        raise errors.missing("messages")
-    if not isinstance(messages, list) or not messages:
-        raise errors.invalid_type("messages", "a non-empty array", messages)
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise errors.missing(f"messages[{i}].role")
+    req = gen.parse_chat(body)
+    if req.max_tokens is not None:
+        limit_name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        _max_tokens(limit_name, req.max_tokens, 1, base)
     from ftctl.tokens import encoding_for_model
 
     enc = encoding_for_model(base.id)
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    max_tokens = None if limit is None else _max_tokens("max_tokens", limit, 1, base)
-    n, stop, stream, include_usage = _common(body)
-    user = ""
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            user = gen.message_text(message)
-            break
-    answers = []
-    completion_tokens = 0
-    for _ in range(n):
-        if tuned:
-            pieces = gen.learned_text(tuned.pairs, user)
-            natural = 1
-        else:
-            pieces = gen.base_text(user)
-            natural = 2
-        choice = gen.generate(
-            pieces, enc=enc, max_tokens=max_tokens, stop=stop, natural_pieces=natural
-        )
-        text = choice.text.strip() if not tuned else choice.text
-        choice = gen.Choice(text, choice.finish_reason, enc.encode_ordinary(text))
-        completion_tokens += len(choice.tokens)
-        answers.append(choice)
-    prompt_tokens = chat_tokens(messages, enc)
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
+    key = _short(call)
+    choices = gen.chat_choices(req, pairs=tuned.pairs if tuned else None, enc=enc, key=key)
+    usage = gen.chat_usage(chat_tokens(req.messages, enc), choices)
+    model = tuned.id if tuned else snapshot_of(base)
     head = {
-        "id": "chatcmpl-" + _short(call),
+        "id": "chatcmpl-" + key,
         "created": int(now),
-        "model": tuned.id if tuned else snapshot_of(base),
+        "model": model,
         "service_tier": "default",
+        "system_fingerprint": gen.system_fingerprint(model),
     }
-    if not stream:
-        return JSONResponse(
-            {
-                **head,
-                "object": "chat.completion",
-                "choices": [
-                    {
-                        "index": i,
-                        "message": {
-                            "role": "assistant",
-                            "content": c.text,
-                            "refusal": None,
-                            "annotations": [],
-                        },
-                        "logprobs": None,
-                        "finish_reason": c.finish_reason,
-                    }
-                    for i, c in enumerate(answers)
-                ],
-                "usage": usage,
-            }
-        )
-    chunk_head = {**head, "object": "chat.completion.chunk"}
-
-    def chunks() -> Iterator[dict[str, Any]]:
-        extra: dict[str, Any] = {"usage": None} if include_usage else {}
-        for i, c in enumerate(answers):
-            yield {
-                **chunk_head,
-                "choices": [
-                    {
-                        "index": i,
-                        "delta": {"role": "assistant", "content": "", "refusal": None},
-                        "logprobs": None,
-                        "finish_reason": None,
-                    }
-                ],
-                **extra,
-            }
-            for piece in gen.token_pieces(c, enc):
-                yield {
-                    **chunk_head,
-                    "choices": [
-                        {
-                            "index": i,
-                            "delta": {"content": piece},
-                            "logprobs": None,
-                            "finish_reason": None,
-                        }
-                    ],
-                    **extra,
-                }
-            yield {
-                **chunk_head,
-                "choices": [
-                    {
-                        "index": i,
-                        "delta": {},
-                        "logprobs": None,
-                        "finish_reason": c.finish_reason,
-                    }
-                ],
-                **extra,
-            }
-        if include_usage:
-            yield {**chunk_head, "choices": [], "usage": usage}
-
-    return _sse(chunks())
+    limits = call.store.rates.headers(now, usage["total_tokens"])
+    if not req.stream:
+        return JSONResponse(gen.chat_body(head, choices, usage), headers=limits)
+    chunks = gen.chat_chunks(head, choices, usage, include_usage=req.include_usage, enc=enc)
+    return _sse(chunks, limits)
 
 
 def _short(call: Call) -> str:
@@ -270,18 +124,39 @@ def _prompts(raw: object, enc: Any) -> list[str]:
     raise errors.invalid_type("prompt", "a string, an array of strings or an array of tokens", raw)
 
 
-def _sse(chunks: Iterator[dict[str, Any]]) -> StreamingResponse:
+def _sse(chunks: Iterator[dict[str, Any]], headers: dict[str, str]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(
-        body(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        body(), media_type="text/event-stream", headers={"cache-control": "no-cache", **headers}
     )
 
 
+LONG_GENERATION_TOKENS = 1024  # beyond this many tokens to write, a request runs on a thread
+
+
+def _long(call: Call) -> bool:
+    """Whether a request may generate more than LONG_GENERATION_TOKENS tokens in all."""
+    body = call.body
+
+    def number(value: object, default: int) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return default
+
+    prompts = body.get("prompt")
+    count = len(prompts) if isinstance(prompts, list) and prompts else 1
+    if "messages" in body:  # a chat turn ends with its answer unless max_tokens is given
+        count, budget = 1, number(body.get("max_completion_tokens", body.get("max_tokens")), 256)
+    else:
+        budget = number(body.get("max_tokens"), 16)
+    return count * number(body.get("n"), 1) * budget > LONG_GENERATION_TOKENS
+
+
 ROUTES = [
-    endpoint("POST", "/v1/completions", completion, body="json"),
-    endpoint("POST", "/v1/chat/completions", chat_completion, body="json"),
+    endpoint("POST", "/v1/completions", completion, body="json", offload=_long),
+    endpoint("POST", "/v1/chat/completions", chat_completion, body="json", offload=_long),
 ]
