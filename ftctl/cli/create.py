@@ -90,9 +90,19 @@ def _confirm_spending(question: str, yes: bool) -> None:
         raise typer.Exit(ExitCode.OK)
 
 
-def _files_service() -> FilesService:
+def _bytes_setting(name: str, default: int) -> int:
     import os
 
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise UsageError(f"{name} must be a number of bytes, got '{value}'") from None
+
+
+def _files_service() -> FilesService:
     from ftctl.service.files import PART_LIMIT, PARTS_ABOVE, FilesService
     from ftctl.service.upload_record import UploadRecord
 
@@ -100,8 +110,8 @@ def _files_service() -> FilesService:
         current().client(),
         record=UploadRecord.default(),
         # For tests and demos of the Uploads API on small files.
-        parts_above=int(os.environ.get("FTCTL_UPLOAD_PARTS_ABOVE") or PARTS_ABOVE),
-        part_size=int(os.environ.get("FTCTL_UPLOAD_PART_BYTES") or PART_LIMIT),
+        parts_above=_bytes_setting("FTCTL_UPLOAD_PARTS_ABOVE", PARTS_ABOVE),
+        part_size=_bytes_setting("FTCTL_UPLOAD_PART_BYTES", PART_LIMIT),
     )
 
 
@@ -135,10 +145,11 @@ def _reuse_identical(
 
 def _upload(path: Path, reuse: bool | None = None) -> tuple[str, bool]:
     """(file id, whether this run uploaded it)."""
+    from ftctl.service.files import PARTS_ABOVE
     from ftctl.service.upload_record import digests
 
     service = _files_service()
-    if path.stat().st_size > 100 * 1024 * 1024:
+    if path.stat().st_size > PARTS_ABOVE:  # long enough to read that it deserves a word
         _output.note(f"Reading {path} to recognize a file uploaded before (sha256, md5)...")
     digest = digests(path)
     reused = _reuse_identical(service, path, digest[0], reuse)

@@ -323,10 +323,11 @@ class FilesService:
         on_progress: ProgressCallback,
         notify: Notify,
     ) -> dict[str, Any]:
-        sha256, md5 = digest
+        sha256 = digest[0]
         part_size = self._part_size
         count = max(1, -(-size // part_size))
         pending = self._resumable(sha256, size, part_size)
+        resumed = pending is not None
         if pending is None:
             raw = self._client.uploads.with_raw_response.create(
                 bytes=size,
@@ -347,6 +348,41 @@ class FilesService:
         else:
             sent = len(pending["parts"])
             notify(f"resuming upload {pending['upload_id']}: {sent} of {count} parts already sent")
+        counted = [0]
+
+        def counting(n: int) -> None:
+            counted[0] += n
+            on_progress(n)
+
+        try:
+            return self._send_parts_and_complete(
+                path, size, digest, pending, before, counting, notify
+            )
+        except Exception as exc:
+            import openai
+
+            gone = isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 404)
+            if not resumed or not gone or self._record is None:
+                raise
+            # Expired or cancelled on the service: start a new upload, once.
+            self._record.drop_pending(self._scope, sha256)
+            notify(f"upload {pending['upload_id']} can no longer be resumed: starting again")
+            on_progress(-counted[0])
+            return self._upload_in_parts(path, size, purpose, digest, before, on_progress, notify)
+
+    def _send_parts_and_complete(
+        self,
+        path: Path,
+        size: int,
+        digest: tuple[str, str],
+        pending: dict[str, Any],
+        before: set[Any],
+        on_progress: ProgressCallback,
+        notify: Notify,
+    ) -> dict[str, Any]:
+        sha256, md5 = digest
+        part_size = int(pending["part_size"])
+        count = max(1, -(-size // part_size))
         upload_id = str(pending["upload_id"])
         parts: dict[int, str] = {int(k): str(v) for k, v in pending["parts"].items()}
         for index in parts:

@@ -11,6 +11,7 @@ before it is reused).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -64,14 +65,16 @@ class UploadRecord:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"files": {}, "pending": {}}
+            data = None
         except (OSError, ValueError):
-            self.path.replace(self.path.with_suffix(".unreadable"))
-            return {"files": {}, "pending": {}}
+            with contextlib.suppress(OSError):
+                self.path.replace(self.path.with_suffix(".unreadable"))
+            data = None
         if not isinstance(data, dict):
-            return {"files": {}, "pending": {}}
-        data.setdefault("files", {})
-        data.setdefault("pending", {})
+            data = {}
+        for section in ("files", "pending"):
+            if not isinstance(data.get(section), dict):
+                data[section] = {}
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
