@@ -88,7 +88,7 @@ def create_app(
     app = MockApp(
         routes=routes(),
         middleware=[
-            Middleware(AzureShape),
+            Middleware(AzureShape, store=store),
             Middleware(Envelope, store=store, faults=faults, api_key=api_key),
         ],
         exception_handlers={

@@ -324,8 +324,8 @@ class Store:
         else:
             positions = range(len(order) - 1, -1, -1) if descending else range(len(order))
         for position in positions:
-            found = self.files[order[position][2]]
-            if purpose is None or found.purpose == purpose:
+            found = self.files.get(order[position][2])
+            if found is not None and (purpose is None or found.purpose == purpose):
                 yield found
 
     # -- uploads --------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from ftctl.mock.records import digest
 from ftctl.models import training_limit
 from ftctl.tokens import chat_tokens
 
+# Model families that reason (and so take `reasoning_effort`).
+REASONING_FAMILIES = ("o1", "o3", "o4", "gpt-5")
+
 
 def completion(call: Call) -> Response:
     body, now = call.body, call.now
@@ -52,7 +55,7 @@ def chat_completion(call: Call) -> Response:
     base, tuned = call.store.sampling_model(name, now)
     if not base.chat:
         raise errors.completion_model_on_chat()
-    req = gen.parse_chat(body)
+    req = gen.parse_chat(body, reasoning=base.id.startswith(REASONING_FAMILIES))
     if req.max_tokens is not None:
         limit_name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
         _max_tokens(limit_name, req.max_tokens, 1, base)
