@@ -42,6 +42,9 @@ OPERATIONS: tuple[str, ...] = (
     "resumeFineTuningJob",
     "listFineTuningEvents",
     "listFineTuningJobCheckpoints",
+    "createFineTuningCheckpointPermission",
+    "listFineTuningCheckpointPermissions",
+    "deleteFineTuningCheckpointPermission",
     # files
     "createFile",
     "listFiles",

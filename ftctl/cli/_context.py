@@ -24,6 +24,8 @@ class AppState:
         if self._client is None:
             from ftctl.client import build_client
 
+            # The first --debug line says which platform this is and how it was chosen.
+            self.debug_log(self.settings.describe())
             self._client = build_client(self.settings, log=self.debug_log)
         return self._client
 
