@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ftctl import __version__
-from ftctl.cli import _context
+from ftctl.cli import _context, _startup
 from ftctl.cli import checkpoints as checkpoint_commands
 from ftctl.cli import complete as complete_commands
 from ftctl.cli import config as config_commands
@@ -19,6 +19,8 @@ from ftctl.cli import models as model_commands
 from ftctl.cli import prepare as prepare_commands
 from ftctl.cli._errors import BoundaryGroup
 from ftctl.settings import Settings
+
+_startup.skip_needless_coercion()
 
 app = typer.Typer(
     name="ftctl",

@@ -46,22 +46,26 @@ def _show_job(job: dict[str, Any], as_json: bool) -> None:
 
 def get(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Show one fine-tuning job."""
-    _show_job(jobs_service().retrieve(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().retrieve(the_id), as_json)
 
 
 def cancel(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Cancel a fine-tuning job that has not finished."""
-    _show_job(jobs_service().cancel(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().cancel(the_id), as_json)
 
 
 def pause(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Pause a running fine-tuning job (resume it later with `ftctl resume`)."""
-    _show_job(jobs_service().pause(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().pause(the_id), as_json)
 
 
 def resume(job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False) -> None:
     """Resume a paused fine-tuning job."""
-    _show_job(jobs_service().resume(pick(job_id_arg, job_id, "job id")), as_json)
+    the_id = pick(job_id_arg, job_id, "job id")
+    _show_job(jobs_service().resume(the_id), as_json)
 
 
 def events(
@@ -71,7 +75,8 @@ def events(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a job's most recent events, oldest first (the page object verbatim with --json)."""
-    page = jobs_service().events_page(pick(job_id_arg, job_id, "job id"), limit=limit)
+    the_id = pick(job_id_arg, job_id, "job id")
+    page = jobs_service().events_page(the_id, limit=limit)
     _output.show(page, as_json, _print_events)
 
 
