@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ftctl.errors import UsageError
+from ftctl.models import base_model
 
 PRICES_DATE = "2025-06"
 PRICES_SOURCE = "https://openai.com/api/pricing/ (fine-tuning, training per 1M tokens)"
@@ -30,10 +31,6 @@ TRAINING_PRICE_PER_1M: dict[str, float] = {
     "davinci-002": 6.00,
     "babbage-002": 0.40,
 }
-
-
-def _base(model: str) -> str:
-    return model.split(":", 2)[1] if model.startswith("ft:") else model
 
 
 def load_overrides(path: str | Path | None = None) -> dict[str, float]:
@@ -63,7 +60,7 @@ def load_overrides(path: str | Path | None = None) -> dict[str, float]:
 
 def price_per_1m(model: str, overrides: Mapping[str, float] | None = None) -> float | None:
     """USD per 1M training tokens for model (a snapshot or ft: name works), or None if unknown."""
-    base = _base(model)
+    base = base_model(model)
     for table in (overrides or {}, TRAINING_PRICE_PER_1M):
         if base in table:
             return table[base]

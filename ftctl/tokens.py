@@ -17,6 +17,8 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftctl.models import encoding_name, model_facts
+
 if TYPE_CHECKING:
     import tiktoken
 
@@ -26,17 +28,20 @@ _EXPECTED_SHA256 = {
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
 }
 
-_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
-
 
 class TokenizerDataError(RuntimeError):
     """The bundled rank file is missing or does not match tiktoken's pinned hash."""
 
 
 def encoding_name_for_model(model: str) -> str:
-    """`o200k_base` for the gpt-4o / gpt-4.1 / o-series families, else `cl100k_base`."""
-    base = model.split(":", 2)[1] if model.startswith("ft:") else model
-    return "o200k_base" if base.startswith(_O200K_PREFIXES) else "cl100k_base"
+    """The encoding to count model's data with: the model's own (ftctl.models), `o200k_base` for
+    the gpt-4o / gpt-4.1 / o-series families, `cl100k_base` for the rest. The retired GPT-3
+    encodings are not bundled; a retired model's data is counted as its successor's would be."""
+    name = encoding_name(model)
+    facts = model_facts(model)
+    if name not in _EXPECTED_SHA256 and facts is not None and facts.successor is not None:
+        name = encoding_name(facts.successor)
+    return name if name in _EXPECTED_SHA256 else "cl100k_base"
 
 
 # The split pattern and special tokens of each encoding, as tiktoken_ext.openai_public defines

@@ -312,13 +312,13 @@ DATA_FAILURES: list[tuple[str, dict[str, Any], bytes, str]] = [
     ("davinci-002", {}, rows([PAIR] * 9), "must have at least 10 examples"),
     ("davinci-002", {}, rows([PAIR] * 4 + ["{oops"] + [PAIR] * 8), "Line 5 is not valid JSON"),
     ("davinci-002", {}, rows([PAIR] * 6 + [CHAT] + [PAIR] * 6), "Line 7: chat format"),
-    ("babbage-002", {}, rows([PAIR] * 10 + [{"prompt": "x"}]), 'Line 11: key "completion"'),
+    ("babbage-002", {}, rows([PAIR] * 10 + [{"prompt": "x"}]), "Line 11, completion: must be"),
     ("gpt-4o-mini", {}, rows([CHAT] * 2 + [PAIR] * 10), "Line 3: prompt/completion format"),
     (
         "gpt-4o-mini",
         {},
         rows([CHAT] * 10 + [{"messages": [{"role": "user", "content": "only"}]}]),
-        "Line 11: no assistant message",
+        "Line 11, messages: no assistant message",
     ),
     (
         "gpt-4.1-mini",

@@ -27,9 +27,10 @@ def report(*args: str) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
-def cookbook_tokens(path: Path, encoding: str) -> list[int]:
-    """The cookbook's count (3 per message, 1 per name, 3 per example), over every string value,
-    with tiktoken's encoder built independently of ftctl's counting code."""
+def training_tokens(path: Path, encoding: str) -> list[int]:
+    """The billed count (3 per message, 1 per name, 1 per example: the cookbook's, less the 2 the
+    service does not bill), over every string value, with tiktoken's encoder, independently of
+    ftctl's counting code."""
     enc = get_encoding(encoding)
 
     def strings(value: object) -> int:
@@ -44,7 +45,7 @@ def cookbook_tokens(path: Path, encoding: str) -> list[int]:
     counts = []
     for line in path.read_text(encoding="utf-8").splitlines():
         example = json.loads(line)
-        total = 3
+        total = 1
         for message in example["messages"]:
             total += 3 + sum(strings(v) for v in message.values())
             total += 1 if "name" in message else 0
@@ -57,7 +58,7 @@ def test_valid_chat_data_is_usable_with_exact_tokens() -> None:
     path = DATA / "chat_ok.jsonl"
     code, data = report("-f", str(path), "-m", "gpt-4o-mini-2024-07-18")
     assert code == 0
-    expected = cookbook_tokens(path, "o200k_base")
+    expected = training_tokens(path, "o200k_base")
     assert data["format"] == "chat"
     assert data["examples"] == 12
     assert data["errors"] == {}
@@ -80,7 +81,7 @@ def test_encoding_follows_the_model() -> None:
     path = DATA / "chat_ok.jsonl"
     _, data = report("-f", str(path), "-m", "gpt-3.5-turbo-0125")
     assert data["encoding"] == "cl100k_base"
-    assert data["tokens"]["total"] == sum(cookbook_tokens(path, "cl100k_base"))
+    assert data["tokens"]["total"] == sum(training_tokens(path, "cl100k_base"))
     assert data["tokens"]["limit"] == 16_385
     assert data["estimated_cost_usd"] == round(data["billed_tokens"] * 8.0 / 1e6, 4)
 
@@ -166,7 +167,13 @@ def test_preference_data() -> None:
         "invalid_preference_input": 1,
     }
     code, data = report(str(DATA / "dpo_ok.jsonl"), "-m", "gpt-3.5-turbo")
-    assert data["errors"] == {"wrong_format_for_model": 1}
+    assert code == 2
+    assert data["errors"] == {"method_not_offered": 1}
+    assert data["problems"][0].endswith(
+        ": preference data trains with the dpo method, which gpt-3.5-turbo does not offer; "
+        "dpo runs on gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14, gpt-4.1-nano-2025-04-14, "
+        "gpt-4o-2024-08-06, gpt-4o-mini-2024-07-18 [method_not_offered]"
+    )
 
 
 def test_examples_over_the_limit_are_counted_and_billed_at_the_limit(tmp_path: Path) -> None:
@@ -187,7 +194,7 @@ def test_examples_over_the_limit_are_counted_and_billed_at_the_limit(tmp_path: P
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, data = report(str(path), "-m", "gpt-3.5-turbo")
     assert code == 0  # truncated, not rejected
-    tokens = cookbook_tokens(path, "cl100k_base")
+    tokens = training_tokens(path, "cl100k_base")
     assert data["tokens"]["over_limit"] == 1
     assert data["tokens"]["max_example"] == max(tokens) > 16_385
     assert data["billed_tokens"] == data["n_epochs"] * sum(min(16_385, t) for t in tokens)
@@ -216,7 +223,7 @@ def test_check_training_file_for_create(tmp_path: Path) -> None:
     assert isinstance(good, UploadCheck)
     assert good.usable and good.problems == []
     assert good.format == "chat" and good.examples == 12
-    assert good.total_tokens == sum(cookbook_tokens(DATA / "chat_ok.jsonl", "o200k_base"))
+    assert good.total_tokens == sum(training_tokens(DATA / "chat_ok.jsonl", "o200k_base"))
     assert good.billed_tokens == good.n_epochs * good.total_tokens
     assert good.estimated_cost_usd is not None
     bad = check_training_file(DATA / "chat_bad.jsonl", "gpt-4o-mini-2024-07-18")

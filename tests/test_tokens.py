@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 from tiktoken_ext import openai_public
+from typer.testing import CliRunner
 
+from ftctl.cli.app import app
+from ftctl.prepare.records import CHAT, EXAMPLE_TOKENS, TokenCounter, check_record
 from ftctl.tokens import WordCounter, chat_tokens, encoding_name_for_model, get_encoding
+from tests.support.mock_server import running_mock
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
@@ -49,7 +55,7 @@ def test_encoding_by_model(model: str, name: str) -> None:
     assert encoding_name_for_model(model) == name
 
 
-def test_chat_tokens_is_the_cookbooks_count() -> None:
+def test_chat_tokens_is_the_cookbooks_count_for_a_chat_request() -> None:
     encoding = get_encoding("cl100k_base")
     messages = [
         {"role": "system", "content": "You are terse."},
@@ -116,3 +122,57 @@ def test_word_counter_equals_encode_ordinary(
         if counter(text) != len(encoding.encode_ordinary(text))
     ]
     assert mismatches == []
+
+
+# -- the billed count, on the one real billed job on record ---------------------------------------
+
+SARCASTIC = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "sarcastic.jsonl"
+BILLED = 5070  # trained_tokens of ftjob-3o5px4rAPMA9vclJsNSlJQi0 (fixtures/recorded/README.md)
+
+
+def test_training_tokens_are_the_cookbooks_count_less_the_reply_priming() -> None:
+    """Per example: the cookbook's 3 per message and its strings, 1 per example instead of the
+    3 that prime a chat request's reply."""
+    encoding = get_encoding("cl100k_base")
+    counter = TokenCounter(encoding.encode_ordinary)
+    for line in SARCASTIC.read_text(encoding="utf-8").splitlines():
+        example = json.loads(line)
+        result = check_record(example, CHAT, counter)
+        assert result.issues == []
+        cookbook = chat_tokens(example["messages"], encoding)
+        assert result.tokens == cookbook - 3 + EXAMPLE_TOKENS == cookbook - 2
+
+
+@pytest.mark.parametrize("model", ["gpt-3.5-turbo-0613", "gpt-3.5-turbo-0125"])
+def test_prepare_reports_what_the_service_billed(model: str) -> None:
+    result = CliRunner().invoke(
+        app, ["prepare", "--json", "-f", str(SARCASTIC), "-m", model], catch_exceptions=False
+    )
+    data = json.loads(result.stdout)
+    assert (data["examples"], data["n_epochs"], data["billed_tokens"]) == (10, 10, BILLED)
+    assert data["tokens"]["total"] == BILLED // 10
+    if model == "gpt-3.5-turbo-0613":  # the job's own model is retired: costed, then refused
+        assert result.exit_code == 2
+        assert data["errors"] == {"model_not_tunable": 1}
+        assert (
+            "gpt-3.5-turbo-0613 is retired; its current equivalent is gpt-3.5-turbo-0125"
+            in (data["problems"][0])
+        )
+    else:
+        assert result.exit_code == 0 and data["problems"] == []
+
+
+def test_the_mock_bills_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ftctl create` on the file, against the mock on loopback: trained_tokens 5070."""
+    with running_mock(speed=5000) as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-mock-test")
+        monkeypatch.setenv("FTCTL_POLL_INTERVAL", "0.01")
+        args = ["-t", str(SARCASTIC), "-m", "gpt-3.5-turbo-0125", "--n-epochs", "10", "--yes"]
+        result = CliRunner().invoke(app, ["create", *args, "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        # --json while following: the created job, then its events, one object per line
+        job_id = json.loads(result.stdout.splitlines()[0])["id"]
+        got = CliRunner().invoke(app, ["get", "-i", job_id, "--json"], catch_exceptions=False)
+        job = json.loads(got.stdout)
+        assert (job["status"], job["trained_tokens"]) == ("succeeded", BILLED)

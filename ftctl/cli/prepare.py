@@ -47,6 +47,10 @@ Questions ([Y/n], on stderr) are asked on a terminal only. Without a terminal on
 answers as -q does (every recommendation accepted) and says so on stderr; --json implies -q. A
 script never hangs.
 
+Tokens of a chat example are the ones the service bills: 3 per message plus its encoded strings
+(1 more for a `name`), plus 1 per example; the cookbook's count adds 3 per example to prime a
+reply, which a training example already holds (the one billed job on record, 10 examples x 10
+epochs, was billed 5,070: this count). Preference examples count input and both outputs.
 Epochs follow the cookbook's heuristic (3; more under 34 examples, fewer over 8,333; 1-25);
 billed tokens = epochs x sum(min(limit, tokens)). Prices: a dated table in ftctl (USD per 1M
 training tokens, as published in {date}); point FTCTL_PRICES at a JSON file such as

@@ -73,6 +73,7 @@ JOB_KEYS = frozenset(
 HP_KEYS = {
     "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
     "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta"),
+    "reinforcement": (),
 }
 
 
@@ -576,7 +577,13 @@ class _Api:
         job_id = self.store.new_id("ftjob-")
         short = self.store.new_id("", 8)
         result_id = self.store.new_id("file-")
-        kind: Kind = "dpo" if method_type == "dpo" else ("chat" if base.chat else "completion")
+        kind: Kind = (
+            "dpo"
+            if method_type == "dpo"
+            else "reinforcement"
+            if method_type == "reinforcement"
+            else ("chat" if base.chat else "completion")
+        )
         train: Dataset | None = None
         failure: tuple[str, str] | None = None
         valid: Dataset | None = None
@@ -671,7 +678,7 @@ class _Api:
                 param="method.type",
                 code="invalid_value",
             )
-        if kind == "reinforcement" or (kind == "dpo" and not base.dpo):
+        if kind not in base.methods:
             raise bad_request(
                 f"Model {base.id} does not support the '{kind}' fine-tuning method.",
                 param="method.type",

@@ -1,6 +1,7 @@
-"""Training data checks and the training a job "does": resolved hyperparameters, steps, a seeded
-loss curve, checkpoints and exact token counts. Everything here is a pure function of the job's
-inputs, so a job replays identically for a given seed."""
+"""Training data checks (prepare's rules, ftctl.prepare.records) and the training a job "does":
+resolved hyperparameters, steps, a seeded loss curve, checkpoints and exact token counts.
+Everything here is a pure function of the job's inputs, so a job replays identically for a given
+seed."""
 
 from __future__ import annotations
 
@@ -11,9 +12,27 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ftctl.models import MIN_TRAINING_EXAMPLES, default_epochs
-from ftctl.tokens import chat_tokens
+from ftctl.prepare.records import (
+    CHAT,
+    PREFERENCE,
+    PROMPT_COMPLETION,
+    REINFORCEMENT,
+    Issue,
+    TokenCounter,
+    check_record,
+    issue_text,
+    reinforcement_item,
+)
 
-Kind = Literal["completion", "chat", "dpo"]
+Kind = Literal["completion", "chat", "dpo", "reinforcement"]
+
+# The data format (ftctl.prepare.records) a job of each kind reads.
+_FORMATS: dict[str, str] = {
+    "completion": PROMPT_COMPLETION,
+    "chat": CHAT,
+    "dpo": PREFERENCE,
+    "reinforcement": REINFORCEMENT,
+}
 
 KEPT_CHECKPOINTS = 3
 
@@ -30,41 +49,61 @@ class DataError(Exception):
 @dataclass(frozen=True)
 class Dataset:
     examples: int
-    tokens: int  # per pass over the file
+    tokens: int  # training tokens per pass over the file, as prepare counts and the service bills
     pairs: tuple[tuple[str, str], ...]  # (prompt, learned answer), in file order
+    # reinforcement: each example's item (the fields its grader reads), in file order
+    items: tuple[dict[str, Any], ...] = ()
 
 
-def _check_messages(messages: object, where: str, *, need_assistant: bool) -> list[dict[str, Any]]:
-    if not isinstance(messages, list) or not messages:
-        raise ValueError(f'{where}: "messages" must be a non-empty list')
-    for i, message in enumerate(messages, 1):
-        if not isinstance(message, dict):
-            raise ValueError(f"{where}, message {i}: must be an object")
-        role = message.get("role")
-        if role not in ("system", "developer", "user", "assistant", "tool"):
-            raise ValueError(f'{where}, message {i}: invalid "role" {role!r}')
-        content = message.get("content")
-        if not isinstance(content, str) and not (
-            role == "assistant" and (content is None and "tool_calls" in message)
-        ):
-            raise ValueError(f'{where}, message {i}: "content" must be a string')
-    if need_assistant and not any(m.get("role") == "assistant" for m in messages):
-        raise ValueError(f"{where}: no assistant message to learn from")
-    return messages
-
-
-def _last_content(messages: list[dict[str, Any]], role: str) -> str:
-    for message in reversed(messages):
-        if message.get("role") == role and isinstance(message.get("content"), str):
-            return str(message["content"])
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
     return ""
 
 
-def read_dataset(content: bytes, *, kind: Kind, model: str, param: str) -> Dataset:
-    """Parse and check a JSONL file the way the service does; raise DataError naming the line."""
-    from ftctl.tokens import encoding_for_model
+def _last_content(messages: object, role: str) -> str:
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == role:
+                return _text(message.get("content"))
+    return ""
 
-    enc = encoding_for_model(model)
+
+def _pair(row: dict[str, Any], kind: Kind) -> tuple[str, str]:
+    """(prompt, learned answer) of a checked example: what a tuned model later answers with."""
+    if kind == "completion":
+        return str(row.get("prompt", "")), str(row["completion"])
+    if kind == "dpo":
+        return (
+            _last_content(row["input"]["messages"], "user"),
+            _last_content(row["preferred_output"], "assistant"),
+        )
+    return _last_content(row["messages"], "user"), _last_content(row["messages"], "assistant")
+
+
+def _refusal(number: int, issue: Issue, fmt: str, model: str) -> str:
+    """The service's wording for the first refused line."""
+    if issue.category == "mixed_format":
+        if fmt == PROMPT_COMPLETION:
+            return f"Line {number}: chat format, but {model} is trained on prompt/completion pairs"
+        return (
+            f"Line {number}: prompt/completion format, but {model} is trained on chat "
+            'format ({"messages": [...]})'
+        )
+    return f"Line {number}, {issue_text(issue)}"
+
+
+def read_dataset(content: bytes, *, kind: Kind, model: str, param: str) -> Dataset:
+    """Parse and check a JSONL file with prepare's per-line rules (ftctl.prepare.records), the
+    way the service does; raise DataError naming the first refused line."""
+    from ftctl.tokens import encoding_name_for_model, get_encoding
+
+    counter = TokenCounter(get_encoding(encoding_name_for_model(model)).encode_ordinary)
+    fmt = _FORMATS[kind]
     label = "training" if param == "training_file" else "validation"
     try:
         text = content.decode("utf-8")
@@ -73,63 +112,34 @@ def read_dataset(content: bytes, *, kind: Kind, model: str, param: str) -> Datas
             f"Invalid file format. The {label} file is not UTF-8: {exc}", param
         ) from None
     pairs: list[tuple[str, str]] = []
+    items: list[dict[str, Any]] = []
     tokens = 0
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        where = f"Line {number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            raise DataError(f"Invalid file format. {where} is not valid JSON.", param) from None
+            raise DataError(
+                f"Invalid file format. Line {number} is not valid JSON.", param
+            ) from None
         if not isinstance(row, dict):
-            raise DataError(f"Invalid file format. {where} is not a JSON object.", param)
-        try:
-            if kind == "completion":
-                prompt, completion = row.get("prompt"), row.get("completion")
-                if "messages" in row:
-                    raise ValueError(
-                        f"{where}: chat format, but {model} is trained on prompt/completion pairs"
-                    )
-                for key, value in (("prompt", prompt), ("completion", completion)):
-                    if not isinstance(value, str):
-                        raise ValueError(f'{where}: key "{key}" must be a string')
-                assert isinstance(prompt, str) and isinstance(completion, str)
-                pairs.append((prompt, completion))
-                tokens += len(enc.encode_ordinary(prompt)) + len(enc.encode_ordinary(completion))
-            elif kind == "chat":
-                if "prompt" in row and "messages" not in row:
-                    raise ValueError(
-                        f"{where}: prompt/completion format, but {model} is trained on chat "
-                        'format ({"messages": [...]})'
-                    )
-                messages = _check_messages(row.get("messages"), where, need_assistant=True)
-                pairs.append(
-                    (_last_content(messages, "user"), _last_content(messages, "assistant"))
-                )
-                tokens += chat_tokens(messages, enc)
-            else:
-                source = row.get("input")
-                if not isinstance(source, dict):
-                    raise ValueError(f'{where}: key "input" must be an object with "messages"')
-                messages = _check_messages(source.get("messages"), where, need_assistant=False)
-                outputs = []
-                for key in ("preferred_output", "non_preferred_output"):
-                    value = _check_messages(row.get(key), f"{where}, {key}", need_assistant=True)
-                    outputs.append(value)
-                pairs.append(
-                    (_last_content(messages, "user"), _last_content(outputs[0], "assistant"))
-                )
-                tokens += chat_tokens(messages, enc) + sum(chat_tokens(o, enc) for o in outputs)
-        except ValueError as exc:
-            raise DataError(f"Invalid file format. {exc}", param) from None
+            raise DataError(f"Invalid file format. Line {number} is not a JSON object.", param)
+        result = check_record(row, fmt, counter)
+        if result.issues:
+            message = _refusal(number, result.issues[0], fmt, model)
+            raise DataError(f"Invalid file format. {message}", param)
+        tokens += result.tokens
+        pairs.append(_pair(row, kind))
+        if kind == "reinforcement":
+            items.append(reinforcement_item(row))
     if len(pairs) < MIN_TRAINING_EXAMPLES:
         raise DataError(
             f"The {label} file has {len(pairs)} example(s), but must have at least "
             f"{MIN_TRAINING_EXAMPLES} examples.",
             param,
         )
-    return Dataset(examples=len(pairs), tokens=tokens, pairs=tuple(pairs))
+    return Dataset(examples=len(pairs), tokens=tokens, pairs=tuple(pairs), items=tuple(items))
 
 
 def auto_batch_size(n_examples: int) -> int:

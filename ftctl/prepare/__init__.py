@@ -20,29 +20,45 @@ __all__ = ["DataReport", "UploadCheck", "analyze_jsonl", "check_training_file"]
 class UploadCheck:
     """What the service would make of a training file, before it is uploaded."""
 
-    format: str  # "prompt_completion" | "chat" | "preference"
+    format: str  # "prompt_completion" | "chat" | "preference" | "reinforcement"
     examples: int
     problems: list[str] = field(default_factory=list)  # "file:line: field: message", one each
     total_tokens: int = 0
     billed_tokens: int = 0
     n_epochs: int = 0
     estimated_cost_usd: float | None = None
+    method: str = "supervised"  # the method the data trains with (records.FORMAT_METHOD)
 
     @property
     def usable(self) -> bool:
         return not self.problems
 
 
-def check_training_file(path: Path, model: str, *, n_epochs: int | None = None) -> UploadCheck:
+def check_training_file(
+    path: Path, model: str, *, n_epochs: int | None = None, method: str | None = None
+) -> UploadCheck:
     """Check a JSONL training file as the service would, streaming it (flat memory), and count its
     tokens with the model's encoding. Never prints. Prices honour FTCTL_PRICES. Raises
-    ftctl.errors.InputError when the file cannot be read."""
+    ftctl.errors.InputError when the file cannot be read.
+
+    method None follows the data (preference lines mean dpo, other JSONL supervised);
+    "reinforcement" checks chat lines as reinforcement examples. A method the model does not
+    offer, or that the data contradicts, is one of the problems."""
+    from ftctl.prepare.records import FORMAT_METHOD, REINFORCEMENT
     from ftctl.prepare.report import build_report
     from ftctl.prepare.scan import scan_jsonl
     from ftctl.tokens import encoding_name_for_model
 
     path = Path(path)
-    scan = scan_jsonl(path, encoding_name_for_model(model))
+    fmt = REINFORCEMENT if method == "reinforcement" else None
+    scan = scan_jsonl(path, encoding_name_for_model(model), fmt=fmt)
+    if method is not None and FORMAT_METHOD[scan.format] != method:
+        scan.add_problem(
+            "wrong_method_for_data",
+            1,
+            None,
+            f"{scan.format} data trains with the {FORMAT_METHOD[scan.format]} method, not {method}",
+        )
     report = build_report(scan, model, load_overrides(), n_epochs=n_epochs)
     return UploadCheck(
         format=report.format,
@@ -52,4 +68,5 @@ def check_training_file(path: Path, model: str, *, n_epochs: int | None = None) 
         billed_tokens=report.billed_tokens,
         n_epochs=report.n_epochs,
         estimated_cost_usd=report.estimated_cost_usd,
+        method=FORMAT_METHOD[report.format],
     )

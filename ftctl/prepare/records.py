@@ -1,8 +1,17 @@
-"""Checks of one training example, as the fine-tuning service checks them, and its token count.
+"""The service's per-line rules for training data (chat, preference, reinforcement and
+prompt/completion), and each example's token count: the one place these rules live. `ftctl prepare`,
+`ftctl create` (through ftctl.prepare.check_training_file) and the mock's job validation
+(ftctl.mock.training.read_dataset) all call check_record, so the mock refuses exactly the lines
+prepare refuses.
 
-Pure functions over parsed JSON values. Token counts follow OpenAI's cookbook: 3 tokens per
-message, every string value encoded (nested ones too: content parts, tool calls), 1 more for a
-`name`, 3 more per example. A preference (DPO) example counts its input messages and both outputs.
+Pure functions over parsed JSON values. Token counts are the training tokens the service bills:
+per message 3 tokens of framing plus every string value encoded (nested ones too: content parts,
+tool calls), 1 more for a `name`; per example 1 more (EXAMPLE_TOKENS). OpenAI's cookbook adds 3
+per example instead, to prime the reply of a chat request; a training example already holds its
+reply, and the one billed job on record (the Ruby client's sarcastic.jsonl, 10 examples x 10
+epochs: trained_tokens 5070) is exactly this count, 2 per example under the cookbook's. A
+preference (DPO) example counts its input messages and both outputs, a reinforcement example its
+messages (reinforcement is billed by training time; the count is for the limit and the report).
 Error categories use the cookbook's names where it has one (`data_type`, `missing_messages_list`,
 `message_missing_key`, `message_unrecognized_key`, `unrecognized_role`, `missing_content`,
 `example_missing_assistant_message`); the rest are ftctl's own, listed in CATEGORIES.
@@ -19,7 +28,18 @@ Encode = Callable[[str], list[int]]
 
 CHAT = "chat"
 PREFERENCE = "preference"
+REINFORCEMENT = "reinforcement"
 PROMPT_COMPLETION = "prompt_completion"
+
+# The fine-tuning method each data format trains with.
+FORMAT_METHOD: dict[str, str] = {
+    CHAT: "supervised",
+    PROMPT_COMPLETION: "supervised",
+    PREFERENCE: "dpo",
+    REINFORCEMENT: "reinforcement",
+}
+
+EXAMPLE_TOKENS = 1  # billed per training example beyond its messages (see above)
 
 CATEGORIES: dict[str, str] = {
     "invalid_json": "the line is not valid JSON",
@@ -32,13 +52,16 @@ CATEGORIES: dict[str, str] = {
     "unrecognized_role": "a role other than system, developer, user, assistant, tool, function",
     "missing_content": "content is empty, or not a string or list of parts",
     "invalid_content_part": "a content part is not a valid text or image part",
-    "invalid_name": "`name` must match ^[a-zA-Z0-9_-]+$",
+    "invalid_name": "`name` must match ^[a-zA-Z0-9_-]+$ (a function message needs one)",
     "invalid_weight": "`weight` must be 0 or 1, on assistant messages only",
     "invalid_tool_calls": "`tool_calls` must be a list of function calls with id, name, arguments",
     "invalid_function_call": "`function_call` must have string `name` and `arguments`",
     "invalid_tool_message": "a tool message needs a `tool_call_id` string",
     "invalid_tools": "`tools` / `functions` must be a list of objects",
     "example_missing_assistant_message": "no assistant message to learn from",
+    "reinforcement_last_message": (
+        "a reinforcement example's last message must be a user turn (the model writes the answer)"
+    ),
     "invalid_preference_input": "`input` must be an object with a `messages` list",
     "invalid_preferred_output": (
         "`preferred_output` must be a list of exactly one assistant message"
@@ -50,6 +73,9 @@ CATEGORIES: dict[str, str] = {
     "empty_completion": "`completion` is empty",
     "too_few_examples": "the service needs at least 10 examples",
     "wrong_format_for_model": "the model does not train on this data format",
+    "model_not_tunable": "the model is retired or cannot be fine-tuned",
+    "method_not_offered": "the model does not offer the data's method (supervised, dpo, ...)",
+    "wrong_method_for_data": "the method asked for is not the one the data trains with",
 }
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -76,7 +102,9 @@ class RecordResult:
 
 
 def record_format(obj: object) -> str | None:
-    """The data format of one parsed line, or None when it has none of the known keys."""
+    """The data format of one parsed line, or None when it has none of the known keys. A line
+    with `messages` is chat; whether it is reinforcement data is the method's choice (a grader
+    given), not the line's: see check_record."""
     if not isinstance(obj, dict):
         return None
     if "messages" in obj:
@@ -269,6 +297,8 @@ def check_messages(
             name = message["name"]
             if not isinstance(name, str) or not _NAME_RE.match(name):
                 issues.append(Issue("invalid_name", f"{at}.name", "must match ^[a-zA-Z0-9_-]+$"))
+        elif role == "function":
+            issues.append(Issue("invalid_name", f"{at}.name", "a function message needs a `name`"))
         if "weight" in message:
             weight = message["weight"]
             if role != "assistant":
@@ -353,10 +383,30 @@ def check_record(obj: object, fmt: str, counter: TokenCounter | None) -> RecordR
             )
         )
         return result
-    if own != fmt:
+    if own != fmt and not (fmt == REINFORCEMENT and own == CHAT):
         issues.append(Issue("mixed_format", None, f"a {own} example in a {fmt} file"))
         return result
-    if fmt == CHAT:
+    if fmt == REINFORCEMENT:
+        messages = obj.get("messages")
+        check_messages(messages, issues, need_assistant=False)
+        _check_tools(obj, issues)
+        if isinstance(messages, list) and messages:
+            last = messages[-1]
+            if not isinstance(last, dict) or last.get("role") != "user":
+                issues.append(
+                    Issue(
+                        "reinforcement_last_message",
+                        f"messages[{len(messages) - 1}]",
+                        "the last message must be a user turn (no final assistant message: "
+                        "the model writes the answer the grader scores)",
+                    )
+                )
+        if isinstance(messages, list):
+            result.messages = len(messages)
+            if counter is not None:
+                extra = sum(counter.value(obj[k]) for k in ("tools", "functions") if k in obj)
+                result.tokens = counter.messages(messages) + EXAMPLE_TOKENS + extra
+    elif fmt == CHAT:
         messages = obj.get("messages")
         check_messages(messages, issues)
         _check_tools(obj, issues)
@@ -365,7 +415,7 @@ def check_record(obj: object, fmt: str, counter: TokenCounter | None) -> RecordR
             if counter is not None:
                 tokens, assistant = counter.messages_and_assistant(messages)
                 extra = sum(counter.value(obj[k]) for k in ("tools", "functions") if k in obj)
-                result.tokens = tokens + 3 + extra
+                result.tokens = tokens + EXAMPLE_TOKENS + extra
                 result.assistant_tokens = assistant
     elif fmt == PREFERENCE:
         inp = obj.get("input")
@@ -384,7 +434,7 @@ def check_record(obj: object, fmt: str, counter: TokenCounter | None) -> RecordR
         parts = [m for m in (in_messages, preferred, non_preferred) if isinstance(m, list)]
         result.messages = sum(len(m) for m in parts)
         if counter is not None:
-            result.tokens = sum(counter.messages(m) for m in parts) + 3
+            result.tokens = sum(counter.messages(m) for m in parts) + EXAMPLE_TOKENS
             if isinstance(inp, dict):
                 result.tokens += sum(
                     counter.value(inp[k]) for k in ("tools", "functions") if k in inp
@@ -406,3 +456,14 @@ def check_record(obj: object, fmt: str, counter: TokenCounter | None) -> RecordR
             result.tokens = p + c
             result.assistant_tokens = c
     return result
+
+
+def reinforcement_item(obj: dict[str, Any]) -> dict[str, Any]:
+    """The item a grader reads for one reinforcement example: its top-level fields but the
+    conversation (`{{item.answer}}` is the line's `answer`)."""
+    return {k: v for k, v in obj.items() if k != "messages"}
+
+
+def issue_text(issue: Issue) -> str:
+    """`field: message`, or the message alone for an issue of the whole line."""
+    return f"{issue.field}: {issue.message}" if issue.field else issue.message

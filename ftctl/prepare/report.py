@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftctl.prepare.records import CHAT, PREFERENCE, PROMPT_COMPLETION
+from ftctl.models import (
+    model_facts,
+    models_offering,
+    offers_method,
+    uses_completions_endpoint,
+)
+from ftctl.prepare.records import CHAT, FORMAT_METHOD, PROMPT_COMPLETION, REINFORCEMENT
 from ftctl.prepare.scan import Progress, ScanResult, scan_jsonl
 from ftctl.prepare.stats import (
     MIN_EXAMPLES,
@@ -20,28 +26,36 @@ from ftctl.prepare.stats import (
 from ftctl.pricing import estimate_cost, price_per_1m
 from ftctl.tokens import encoding_name_for_model
 
-COMPLETION_MODELS = ("davinci-002", "babbage-002")
-PREFERENCE_MODELS = ("gpt-4o", "gpt-4.1")
 
-
-def _base(model: str) -> str:
-    return model.split(":", 2)[1] if model.startswith("ft:") else model
-
-
-def format_problem(fmt: str, model: str) -> str | None:
-    """Why model cannot train on fmt data, or None when it can."""
-    base = _base(model)
-    completion_model = base.startswith(COMPLETION_MODELS)
+def model_problem(fmt: str, model: str) -> tuple[str, str] | None:
+    """(category, why) when model cannot train on fmt data, or None when it can: retired or
+    untunable models, the wrong endpoint's format, a method the model does not offer (the data's
+    format decides the method: records.FORMAT_METHOD). The facts come from ftctl.models."""
+    facts = model_facts(model)
+    if facts is not None and facts.retired:
+        why = f"{model} is retired; its current equivalent is {facts.successor}"
+        return "model_not_tunable", why
+    if facts is not None and not facts.methods:
+        return "model_not_tunable", f"{model} cannot be fine-tuned"
+    completion_model = uses_completions_endpoint(model)
     if fmt == PROMPT_COMPLETION and not completion_model:
-        return (
-            f"prompt/completion data trains only {' and '.join(COMPLETION_MODELS)}, "
-            f"not {model}; convert it with `ftctl prepare --to-chat`"
+        return "wrong_format_for_model", (
+            f"prompt/completion data trains only "
+            f"{' and '.join(models_offering('supervised', 'completions'))}, not {model}; "
+            "convert it with `ftctl prepare --to-chat`"
         )
-    if fmt in (CHAT, PREFERENCE) and completion_model:
-        return f"{model} trains on prompt/completion data, not {fmt} data"
-    if fmt == PREFERENCE and not base.startswith(PREFERENCE_MODELS):
-        return f"preference (DPO) data needs a gpt-4o or gpt-4.1 model, not {model}"
-    return None
+    if fmt != PROMPT_COMPLETION and completion_model:
+        return "wrong_format_for_model", f"{model} trains on prompt/completion data, not {fmt} data"
+    method = FORMAT_METHOD[fmt]
+    if offers_method(model, method):
+        return None
+    why = (
+        f"{fmt} data trains with the {method} method, which {model} does not offer; "
+        f"{method} runs on {', '.join(models_offering(method))}"
+    )
+    if fmt == CHAT and offers_method(model, "reinforcement"):
+        why += "; for reinforcement, give the grader with --grader FILE"
+    return "method_not_offered", why
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ class DataReport:
         return {
             "file": str(self.path),
             "format": self.format,
+            "method": FORMAT_METHOD.get(self.format, "supervised"),
             "model": self.model,
             "encoding": self.encoding,
             "examples": self.examples,
@@ -114,12 +129,14 @@ def build_report(
             None,
             f"{scan.examples} example(s); the service needs at least {MIN_EXAMPLES}",
         )
-    mismatch = format_problem(scan.format, model)
+    mismatch = model_problem(scan.format, model)
     if mismatch is not None and scan.examples:
-        scan.add_problem("wrong_format_for_model", None, None, mismatch)
+        scan.add_problem(mismatch[0], None, None, mismatch[1])
     epochs = n_epochs if n_epochs is not None else default_epochs(scan.examples)
     tokens = scan.tokens
-    billed = epochs * sum(min(limit, t) for t in tokens)
+    # reinforcement is billed by training time, not tokens: no token bill to estimate
+    by_tokens = scan.format != REINFORCEMENT
+    billed = epochs * sum(min(limit, t) for t in tokens) if by_tokens else 0
     dists: dict[str, Distribution | None] = {
         "tokens_per_example": distribution(tokens),
         "assistant_tokens_per_example": distribution(scan.assistant_tokens),
@@ -142,7 +159,9 @@ def build_report(
         n_epochs=epochs,
         billed_tokens=billed,
         price_per_1m=price_per_1m(model, prices),
-        estimated_cost_usd=estimate_cost(billed, model, prices) if counted else None,
+        estimated_cost_usd=(
+            estimate_cost(billed, model, prices) if counted and by_tokens else None
+        ),
         distributions=dists,
         tokens_counted=counted,
     )
@@ -156,7 +175,10 @@ def analyze_jsonl(
     progress: Progress | None = None,
     workers: int | None = None,
     count_tokens: bool = True,
+    fmt: str | None = None,
 ) -> DataReport:
+    """The report on a JSONL file; fmt (default: the first line's) is REINFORCEMENT when the
+    data goes with a grader."""
     encoding = encoding_name_for_model(model) if count_tokens else None
-    scan = scan_jsonl(path, encoding, progress=progress, workers=workers)
+    scan = scan_jsonl(path, encoding, fmt=fmt, progress=progress, workers=workers)
     return build_report(scan, model, prices, counted=count_tokens)
