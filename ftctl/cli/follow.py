@@ -33,7 +33,17 @@ def jobs_service() -> JobsService:
     return JobsService(current().client())
 
 
-def follow_job(service: JobsService, job_id: str, *, poll_interval: float, as_json: bool) -> None:
+def follow_job(
+    service: JobsService,
+    job_id: str,
+    *,
+    poll_interval: float,
+    as_json: bool,
+    try_prompt: str | None = None,
+    try_stop: str | None = None,
+) -> None:
+    """Follow to the end; on success print the model and a `complete` command to try it (with a
+    prompt and stop sequence from the training data when the caller knows them)."""
     from ftctl.cli import _live
     from ftctl.service.jobs import EventItem, FinishedItem, RetryItem, StatusItem
 
@@ -69,10 +79,12 @@ def follow_job(service: JobsService, job_id: str, *, poll_interval: float, as_js
             hint=f"resume with: ftctl follow -i {job_id}",
         ) from None
     if finished is not None:
-        _finish(finished, as_json=as_json)
+        _finish(finished, as_json=as_json, try_prompt=try_prompt, try_stop=try_stop)
 
 
-def _finish(job: dict[str, Any], *, as_json: bool) -> None:
+def _finish(
+    job: dict[str, Any], *, as_json: bool, try_prompt: str | None, try_stop: str | None
+) -> None:
     job_id = job.get("id")
     status = job.get("status")
     if status == "succeeded":
@@ -80,7 +92,10 @@ def _finish(job: dict[str, Any], *, as_json: bool) -> None:
         _output.note(f"Job complete! Status: succeeded. Fine-tuned model: {model}")
         if not as_json:
             _output.echo(str(model))
-        _output.note(f'Try it: ftctl complete -m {model} "<your prompt>"')
+        from ftctl.cli.complete import try_it
+
+        azure = current().settings.is_azure
+        _output.note(try_it(str(model), prompt=try_prompt, stop=try_stop, azure=azure))
         return
     if status == "failed":
         reason = _render.job_error_message(job) or "no reason given"

@@ -14,5 +14,8 @@ class ModelsService:
     def __init__(self, client: openai.OpenAI) -> None:
         self._client = client
 
+    def retrieve(self, model: str) -> dict[str, Any]:
+        return json_object(self._client.models.with_raw_response.retrieve(model))
+
     def delete(self, model: str) -> dict[str, Any]:
         return json_object(self._client.models.with_raw_response.delete(model))
