@@ -187,14 +187,23 @@ def _wandb(
     return Wandb(project=project, entity=entity, name=name, tags=tuple(tags))
 
 
-def _checked_hyperparameters(hyper: Hyperparameters, method: str) -> None:
+def _checked_hyperparameters(hyper: Hyperparameters, method: str | None) -> None:
+    """The API's ranges always; with a method, that it takes each hyperparameter given."""
     from ftctl.service.jobs import HyperparameterError
 
     try:
-        hyper.check(method)
+        hyper.check_ranges()
+        if method is not None:
+            hyper.check_method(method)
     except HyperparameterError as exc:
         flag = "--" + exc.name.replace("_", "-")
-        raise UsageError(f"{flag}: {exc.message}", hint="see `ftctl create --help`") from None
+        raise UsageError(f"{flag}: {exc.message}", hint=_HYPERPARAMETERS_HINT) from None
+
+
+_HYPERPARAMETERS_HINT = (
+    "supervised takes --n-epochs, --batch-size, --learning-rate-multiplier; dpo also --beta; "
+    "reinforcement also --reasoning-effort, --compute-multiplier, --eval-interval, --eval-samples"
+)
 
 
 # -- first contact: the key and the model, before asking or uploading ---------------------------
@@ -454,8 +463,8 @@ def create(
         eval_interval=eval_interval,
         eval_samples=eval_samples,
     )
+    _checked_hyperparameters(hyper, chosen)
     if chosen is not None:
-        _checked_hyperparameters(hyper, chosen)
         check_method(model, chosen)
     integration = _wandb(wandb_project, wandb_entity, wandb_name, wandb_tags or [])
 

@@ -100,16 +100,10 @@ class Hyperparameters:
     def to_api(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}
 
-    def check(self, method: str) -> None:
-        """Refuse, before anything is sent, what the API would refuse: a value out of range, or
-        a hyperparameter the method does not take. The error names the field."""
-        taken = METHOD_HYPERPARAMETERS[method]
+    def check_ranges(self) -> None:
+        """Refuse, before anything is sent, a value the API would refuse (the error names the
+        field)."""
         for name, value in self.to_api().items():
-            if name not in taken:
-                owners = [m for m, names in METHOD_HYPERPARAMETERS.items() if name in names]
-                raise HyperparameterError(
-                    name, f"{name} is a {' and '.join(owners)} hyperparameter, not {method}"
-                )
             if name == "reasoning_effort":
                 if value not in REASONING_EFFORTS:
                     raise HyperparameterError(
@@ -120,6 +114,16 @@ class Hyperparameters:
             if not allowed.admits(value):
                 raise HyperparameterError(
                     name, f"{name} must be {allowed.text()} (the API's range), got {value:g}"
+                )
+
+    def check_method(self, method: str) -> None:
+        """Refuse a hyperparameter the job's method does not take (rather than drop it)."""
+        taken = METHOD_HYPERPARAMETERS[method]
+        for name in self.to_api():
+            if name not in taken:
+                owners = [m for m, names in METHOD_HYPERPARAMETERS.items() if name in names]
+                raise HyperparameterError(
+                    name, f"{name} is a {' and '.join(owners)} hyperparameter, not {method}"
                 )
 
 
