@@ -180,8 +180,11 @@ def encoding_for_model(model: str) -> tiktoken.Encoding:
 
 
 def chat_tokens(messages: Iterable[Mapping[str, Any]], encoding: tiktoken.Encoding) -> int:
-    """The cookbook's count for chat messages: 3 tokens of framing per message, 1 more for a
-    `name`, 3 to prime the reply; the role, name and text of the content are encoded."""
+    """The prompt tokens of a chat request, the cookbook's way: 3 tokens of framing per message, 1
+    more for a `name`, 3 to prime the reply; the role, name and text of the content are encoded.
+    The mock reports it as chat completions `usage.prompt_tokens`. Training examples are counted
+    by ftctl.prepare.records instead: there is no reply to prime, and the service bills 2 fewer
+    per example."""
     total = 3
     for message in messages:
         total += 3

@@ -12,7 +12,9 @@ OpenAPI 3.0 leftovers that 3.1 (JSON Schema 2020-12) reads differently or reject
   would be refused) becomes a type admitting null: `type: [T, "null"]`, or `anyOf: [..., null]`;
 - boolean `exclusiveMinimum: true` next to `minimum: M` (7) becomes `exclusiveMinimum: M` (the same
   for `exclusiveMaximum`), since 2020-12 wants a number;
-- a `default: null` left on a schema whose type excludes null (1) is dropped.
+- a `default: null` left on a schema whose type excludes null (1) is dropped;
+- GraderMulti's `graders` also takes an object of named graders, the form the service reads (its
+  keys are `calculate_output`'s variables; the description shows only one grader object).
 
 The top-level `x-oaiMeta` (documentation navigation) and unused tags are dropped. The output is
 deterministic: the same input gives a byte-identical file.
@@ -63,6 +65,9 @@ OPERATIONS: tuple[str, ...] = (
     # inference
     "createCompletion",
     "createChatCompletion",
+    # graders
+    "validateGrader",
+    "runGrader",
 )
 
 # Always kept, even if no kept operation declares them (4xx bodies are undeclared in the spec).
@@ -169,6 +174,19 @@ def repair_null_defaults(node: Any) -> int:
     return count
 
 
+def repair_multi_graders(doc: dict[str, Any]) -> int:
+    """Let GraderMulti's `graders` be a map of name -> grader too, in place; returns the count."""
+    schema = doc.get("components", {}).get("schemas", {}).get("GraderMulti")
+    if not schema or "graders" not in schema.get("properties", {}):
+        return 0
+    single = schema["properties"]["graders"]
+    if "anyOf" in single:
+        return 0
+    named = {"type": "object", "additionalProperties": {"oneOf": single["oneOf"]}}
+    schema["properties"]["graders"] = {"anyOf": [single, named]}
+    return 1
+
+
 def subset(doc: dict[str, Any], operations: tuple[str, ...] = OPERATIONS) -> dict[str, Any]:
     wanted = set(operations)
     paths: dict[str, Any] = {}
@@ -257,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = json.loads(json.dumps(subset(_load(args.spec))))  # a deep copy, safe to repair
     repaired = (
-        repair_exclusive_bounds(result) + repair_nullable(result) + repair_null_defaults(result)
+        repair_exclusive_bounds(result)
+        + repair_nullable(result)
+        + repair_null_defaults(result)
+        + repair_multi_graders(result)
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=1, ensure_ascii=False) + "\n"

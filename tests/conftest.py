@@ -20,6 +20,7 @@ import respx
 from typer.testing import CliRunner, Result
 
 from tests.support.cli import RunCli
+from tests.support.hints import check_next_commands
 from tests.support.respx_api import BASE_URL, FAKE_API_KEY, Api
 
 
@@ -63,7 +64,8 @@ def run_cli(env: dict[str, str], api: Api) -> RunCli:
     """`run_cli("get", "-i", "ftjob-abc123", input=None)` -> typer.testing.Result.
 
     Global flags go first, as on a shell: run_cli("--debug", "--max-retries", "0", "get", ...).
-    Exceptions that escape the CLI's error boundary are re-raised, not turned into exit 1."""
+    Exceptions that escape the CLI's error boundary are re-raised, not turned into exit 1.
+    Every command a `next:` line names is replayed and must work (tests/support/hints.py)."""
     from ftctl.cli.app import app
 
     def run(*args: str, input: str | None = None) -> Result:
@@ -73,6 +75,7 @@ def run_cli(env: dict[str, str], api: Api) -> RunCli:
             assert "SECRET" not in text, f"part of the API key leaked to {stream}:\n{text}"
         if "--debug" not in args:
             assert "Traceback" not in result.stderr, result.stderr
+        check_next_commands(app, result.stderr)
         return result
 
     assert os.environ["OPENAI_API_KEY"] == FAKE_API_KEY

@@ -187,6 +187,8 @@ def test_usage_errors_send_nothing(run_cli: RunCli, api: Api, args: list[str]) -
         ("babbage", "babbage-002"),
         ("ada", "babbage-002"),
         ("ft:davinci:acme:2023-01-01", "davinci-002"),
+        ("text-davinci-002", "gpt-3.5-turbo-instruct"),  # older tutorials' engine
+        ("code-davinci-002", "gpt-3.5-turbo-instruct"),
     ],
 )
 def test_retired_models_are_refused_before_any_request(

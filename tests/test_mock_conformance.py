@@ -275,6 +275,21 @@ def lifecycle(recorder: Recorder) -> None:
         list(c.chat.completions.create(model="gpt-4o", messages=messages, stream=True))
         c.models.delete(model)
 
+        # graders
+        grader: Any = {
+            "type": "string_check",
+            "name": "exact",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}",
+            "operation": "eq",
+        }
+        c.fine_tuning.alpha.graders.validate(grader=grader)
+        c.fine_tuning.alpha.graders.run(grader=grader, model_sample="4", item={"answer": "4"})
+        expect(
+            openai.BadRequestError,
+            lambda: c.fine_tuning.alpha.graders.validate(grader={**grader, "operation": "is"}),
+        )
+
         # errors
         expect(openai.NotFoundError, lambda: c.models.retrieve(model))
         expect(openai.NotFoundError, lambda: c.models.delete("ft:nope"))

@@ -13,6 +13,7 @@ from ftctl.cli import complete as complete_commands
 from ftctl.cli import config as config_commands
 from ftctl.cli import create as create_commands
 from ftctl.cli import follow as follow_commands
+from ftctl.cli import graders as grader_commands
 from ftctl.cli import jobs as job_commands
 from ftctl.cli import mock as mock_commands
 from ftctl.cli import models as model_commands
@@ -116,6 +117,7 @@ complete_commands.register(app)
 model_commands.register(app)
 checkpoint_commands.register(app)
 config_commands.register(app)
+app.add_typer(grader_commands.app, name="graders")
 app.add_typer(mock_commands.app, name="mock")
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini-2024-07-18"
 DEFAULT_COMPLETION_MODEL = "davinci-002"
+DEFAULT_REINFORCEMENT_MODEL = "o4-mini-2025-04-16"
 PROGRESS_MIN_BYTES = 16 << 20
 
 PREPARE_HELP = """Check training data before anything is uploaded or paid for.
@@ -39,9 +40,10 @@ and offers its fixes ([Recommended] ones to accept, [Necessary] ones always appl
 goes beside the input as <name>_prepared.jsonl (never overwriting: <name>_prepared (1).jsonl, ...);
 when nothing needs changing no file is written. The input file is never modified.
 
-Chat and preference (DPO) JSONL is checked as the service checks it, with an error count per
-category and the first lines of each, exact offline token counts with the model's encoding,
-examples over the model's training limit, epochs, billed tokens and the estimated cost.
+Chat, preference (DPO) and, with --grader, reinforcement JSONL is checked as the service checks
+it (each reinforcement line also against every {{{{item.x}}}} the grader reads), with an error
+count per category and the first lines of each, exact offline token counts with the model's
+encoding, examples over the model's training limit, epochs, billed tokens and the estimated cost.
 
 Questions ([Y/n], on stderr) are asked on a terminal only. Without a terminal on stdin ftctl
 answers as -q does (every recommendation accepted) and says so on stderr; --json implies -q. A
@@ -77,6 +79,7 @@ class Opts:
     to_chat: bool
     bar: bool
     count_tokens: bool
+    grader: Path | None = None
 
 
 class RejectedData(UsageError):
@@ -200,7 +203,9 @@ def _model_for(fmt: str, model: str | None) -> str:
     return DEFAULT_COMPLETION_MODEL if fmt == "prompt_completion" else DEFAULT_CHAT_MODEL
 
 
-def _finish_chat(report: DataReport, as_json: bool, next_file: Path) -> None:
+def _finish_chat(
+    report: DataReport, as_json: bool, next_file: Path, grader: Path | None = None
+) -> None:
     """Print the report; exit 2 (problems listed on stderr) when the data is not usable."""
     if as_json:
         _output.emit_json(report.as_json())
@@ -212,11 +217,12 @@ def _finish_chat(report: DataReport, as_json: bool, next_file: Path) -> None:
         raise RejectedData(
             f"{next_file}: the service would reject this data "
             f"({sum(report.errors.values()):,} problem(s))",
-            hint="fix the lines above, then run `ftctl prepare` again",
+            hint="fix the lines above, then run the same command again",
         )
     if not as_json:
         _output.echo(
             f'\nThe data is usable. Next:\n> ftctl create -t "{next_file}" -m {report.model}'
+            + (f' --grader "{grader}"' if grader is not None else "")
         )
 
 
@@ -227,7 +233,12 @@ def _chat_report(path: Path, model: str, opts: Opts) -> DataReport:
     show = opts.bar and size >= PROGRESS_MIN_BYTES
     with _progress(f"Checking {path.name}", size, show) as update:
         return analyze_jsonl(
-            path, model, prices=opts.prices, progress=update, count_tokens=opts.count_tokens
+            path,
+            model,
+            prices=opts.prices,
+            progress=update,
+            count_tokens=opts.count_tokens,
+            grader=opts.grader,
         )
 
 
@@ -485,6 +496,17 @@ def prepare(
             help="Skip the token count and cost estimate: the checks alone (faster on big files).",
         ),
     ] = False,
+    grader: Annotated[
+        Path | None,
+        typer.Option(
+            "--grader",
+            metavar="FILE",
+            help="A grader (JSON) for reinforcement data: each line must end with a user turn "
+            "and hold every {{item.x}} the grader reads [default model: "
+            f"{DEFAULT_REINFORCEMENT_MODEL}].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: ReportJsonFlag = False,
 ) -> None:
     from ftctl.pricing import load_overrides
@@ -510,6 +532,8 @@ def prepare(
     chosen = _model_for(
         "chat" if to_chat or fmt in ("chat", "preference") else "prompt_completion", model
     )
+    if grader is not None and not model:
+        chosen = DEFAULT_REINFORCEMENT_MODEL
     if price is not None:
         prices[chosen] = price
     opts = Opts(
@@ -522,9 +546,10 @@ def prepare(
         to_chat=to_chat,
         bar=_output.stderr_is_tty(),
         count_tokens=not no_tokens,
+        grader=grader,
     )
-    if fmt in ("chat", "preference"):
-        _finish_chat(_chat_report(path, chosen, opts), as_json, path)
+    if fmt in ("chat", "preference") or (grader is not None and src.layout == "lines"):
+        _finish_chat(_chat_report(path, chosen, opts), as_json, path, grader)
     else:
         _prompt_completion(path, opts)
 

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ftctl.mock import completions as gen
+from ftctl.mock import graders
 from ftctl.mock.catalog import BASE_MODELS, BaseModel, snapshot_of
 from ftctl.mock.errors import (
     APIError,
@@ -112,6 +113,7 @@ def create_app(
         Route("/v1/fine_tuning/jobs/{job_id}/checkpoints", api.list_checkpoints, methods=["GET"]),
         Route("/v1/completions", api.completion, methods=["POST"]),
         Route("/v1/chat/completions", api.chat_completion, methods=["POST"]),
+        *graders.routes(),
     ]
 
     async def on_api_error(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,8 @@ branch on `code` or `param` behave the same against the mock.
 
 from __future__ import annotations
 
+from ftctl.graders.validation import type_name
+
 
 class APIError(Exception):
     """An error response: HTTP status plus the four fields of the body."""
@@ -55,7 +57,7 @@ def missing(param: str) -> APIError:
 def invalid_type(param: str, expected: str, value: object) -> APIError:
     return APIError(
         400,
-        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
         param=param,
         code="invalid_type",
     )
@@ -122,21 +124,3 @@ NO_KEY_MESSAGE = (
     "username) if you're accessing the API from your browser and are prompted for a username. "
     "You can obtain an API key from https://platform.openai.com/account/api-keys."
 )
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

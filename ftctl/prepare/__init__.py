@@ -35,7 +35,12 @@ class UploadCheck:
 
 
 def check_training_file(
-    path: Path, model: str, *, n_epochs: int | None = None, method: str | None = None
+    path: Path,
+    model: str,
+    *,
+    n_epochs: int | None = None,
+    method: str | None = None,
+    grader: Path | None = None,
 ) -> UploadCheck:
     """Check a JSONL training file as the service would, streaming it (flat memory), and count its
     tokens with the model's encoding. Never prints. Prices honour FTCTL_PRICES. Raises
@@ -43,15 +48,21 @@ def check_training_file(
 
     method None follows the data (preference lines mean dpo, other JSONL supervised);
     "reinforcement" checks chat lines as reinforcement examples. A method the model does not
-    offer, or that the data contradicts, is one of the problems."""
+    offer, or that the data contradicts, is one of the problems. A grader file means
+    reinforcement, and each line must hold every `{{item.x}}` the grader reads."""
+    from ftctl.prepare.grading import add_grader_problems
     from ftctl.prepare.records import FORMAT_METHOD, REINFORCEMENT
     from ftctl.prepare.report import build_report
     from ftctl.prepare.scan import scan_jsonl
     from ftctl.tokens import encoding_name_for_model
 
     path = Path(path)
+    if grader is not None and method is None:
+        method = "reinforcement"
     fmt = REINFORCEMENT if method == "reinforcement" else None
     scan = scan_jsonl(path, encoding_name_for_model(model), fmt=fmt)
+    if grader is not None:
+        add_grader_problems(scan, grader)
     if method is not None and FORMAT_METHOD[scan.format] != method:
         scan.add_problem(
             "wrong_method_for_data",

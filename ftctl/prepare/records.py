@@ -75,6 +75,7 @@ CATEGORIES: dict[str, str] = {
     "wrong_format_for_model": "the model does not train on this data format",
     "model_not_tunable": "the model is retired or cannot be fine-tuned",
     "method_not_offered": "the model does not offer the data's method (supervised, dpo, ...)",
+    "grader_field_missing": "a field the grader reads (`{{item.x}}`) is not in the line",
     "wrong_method_for_data": "the method asked for is not the one the data trains with",
 }
 

@@ -14,6 +14,7 @@ from ftctl.models import (
     offers_method,
     uses_completions_endpoint,
 )
+from ftctl.prepare.grading import add_grader_problems
 from ftctl.prepare.records import CHAT, FORMAT_METHOD, PROMPT_COMPLETION, REINFORCEMENT
 from ftctl.prepare.scan import Progress, ScanResult, scan_jsonl
 from ftctl.prepare.stats import (
@@ -175,10 +176,13 @@ def analyze_jsonl(
     progress: Progress | None = None,
     workers: int | None = None,
     count_tokens: bool = True,
-    fmt: str | None = None,
+    grader: Path | None = None,
 ) -> DataReport:
-    """The report on a JSONL file; fmt (default: the first line's) is REINFORCEMENT when the
-    data goes with a grader."""
+    """The report on a JSONL file. With a grader file the data is reinforcement data: each line
+    is checked as a reinforcement example and against every field the grader reads."""
     encoding = encoding_name_for_model(model) if count_tokens else None
+    fmt = REINFORCEMENT if grader is not None else None
     scan = scan_jsonl(path, encoding, fmt=fmt, progress=progress, workers=workers)
+    if grader is not None:
+        add_grader_problems(scan, grader)
     return build_report(scan, model, prices, counted=count_tokens)
