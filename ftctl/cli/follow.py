@@ -9,12 +9,14 @@ import typer
 
 from ftctl.cli import _output, _render
 from ftctl.cli._context import current
-from ftctl.cli._options import JobIdArg, JobIdOpt, JsonFlag, pick
+from ftctl.cli._options import JsonFlag, pick
 from ftctl.errors import Interrupted, JobOutcomeError
 from ftctl.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from ftctl.service.jobs import JobsService
+    from collections.abc import Callable
+
+    from ftctl.service.jobs import JobsService, RetryItem
 
 PollInterval = Annotated[
     float,
@@ -31,6 +33,23 @@ def jobs_service() -> JobsService:
     from ftctl.service.jobs import JobsService
 
     return JobsService(current().client())
+
+
+def adaptive(poll_interval: float) -> Callable[[dict[str, Any]], float]:
+    """The wait after each poll: shorter while a job runs, longer while it queues or pauses."""
+    from ftctl.service.progress import adaptive_interval
+
+    def interval(job: dict[str, Any]) -> float:
+        return adaptive_interval(job.get("status"), poll_interval)
+
+    return interval
+
+
+def retry_notice(item: RetryItem) -> str:
+    from ftctl.cli._errors import describe
+
+    message, _, _ = describe(item.error)
+    return f"Warning: {message}; retrying in {item.delay:.0f}s"
 
 
 def follow_job(
@@ -52,7 +71,10 @@ def follow_job(
     view = _live.TrainingView() if _live.wanted(as_json) else None
     try:
         with view if view is not None else contextlib.nullcontext():
-            for item in service.follow(job_id, poll_interval=poll_interval):
+            items = service.follow(
+                job_id, poll_interval=poll_interval, interval=adaptive(poll_interval)
+            )
+            for item in items:
                 if isinstance(item, EventItem):
                     if as_json:
                         _output.emit_json_line(item.event)
@@ -65,10 +87,10 @@ def follow_job(
                     if view is not None:
                         view.on_job(item.job)
                 elif isinstance(item, RetryItem):
-                    from ftctl.cli._errors import describe
-
-                    message, _, _ = describe(item.error)
-                    _output.note(f"Warning: {message}; retrying in {item.delay:.0f}s")
+                    if view is not None:
+                        view.note(retry_notice(item))
+                    else:
+                        _output.note(retry_notice(item))
                 elif isinstance(item, FinishedItem):
                     finished = item.job
                     break
@@ -79,12 +101,18 @@ def follow_job(
             hint=f"resume with: ftctl follow -i {job_id}",
         ) from None
     if finished is not None:
-        _finish(finished, as_json=as_json, try_prompt=try_prompt, try_stop=try_stop)
+        finish(finished, as_json=as_json, try_prompt=try_prompt, try_stop=try_stop)
 
 
-def _finish(
-    job: dict[str, Any], *, as_json: bool, try_prompt: str | None, try_stop: str | None
+def finish(
+    job: dict[str, Any],
+    *,
+    as_json: bool,
+    try_prompt: str | None = None,
+    try_stop: str | None = None,
 ) -> None:
+    """Report how a followed job ended: the tuned model and a command to try it, or an error
+    with follow's exit code."""
     job_id = job.get("id")
     status = job.get("status")
     if status == "succeeded":
@@ -108,18 +136,38 @@ def _finish(
 
 
 def follow(
-    job_id_arg: JobIdArg = None,
-    job_id: JobIdOpt = None,
+    job_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="JOB_ID...",
+            help="Fine-tuning job id(s) (ftjob-...); same as -i.",
+            show_default=False,
+        ),
+    ] = None,
+    job_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id", "-i", help="Fine-tuning job id (ftjob-...); repeatable.", show_default=False
+        ),
+    ] = None,
     poll_interval: PollInterval = 5.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Print a job's events as they arrive until it ends.
 
     Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled. Ctrl-C stops
-    following (exit 130) and leaves the job running.
+    following (exit 130) and leaves the job running. With several ids, each line is
+    prefixed by its job and the exit code is the worst outcome (as `ftctl watch`).
     """
-    the_id = pick(job_id_arg, job_id, "job id")
-    follow_job(jobs_service(), the_id, poll_interval=poll_interval, as_json=as_json)
+    ids = list(dict.fromkeys([*(job_ids or []), *(job_id or [])]))
+    if not ids:
+        pick(None, None, "job id")
+    if len(ids) == 1:
+        follow_job(jobs_service(), ids[0], poll_interval=poll_interval, as_json=as_json)
+        return
+    from ftctl.cli.watch import watch_jobs
+
+    watch_jobs(ids, poll_interval=poll_interval, as_json=as_json, with_events=True)
 
 
 def register(app: typer.Typer) -> None:

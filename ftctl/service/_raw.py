@@ -5,6 +5,7 @@ parsing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ftctl.errors import FtctlError
@@ -23,3 +24,19 @@ def json_object(raw: RawResponse) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise FtctlError("the API answered with JSON that is not an object")
     return body
+
+
+def merge_pages(read_page: Callable[[str | None], dict[str, Any]]) -> dict[str, Any]:
+    """Every page of a cursor-paged list merged into the first page's object, under `data`.
+
+    `read_page(after)` reads the page after the id `after` (None: the first page)."""
+    first = read_page(None)
+    merged = dict(first)
+    data = list(first.get("data") or [])
+    page = first
+    while page.get("has_more") and page.get("data"):
+        page = read_page(str(page["data"][-1]["id"]))
+        data.extend(page.get("data") or [])
+    merged["data"] = data
+    merged["has_more"] = False
+    return merged

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ftctl.service._raw import json_object
+from ftctl.errors import FtctlError
+from ftctl.service._raw import json_object, merge_pages
 
 if TYPE_CHECKING:
     import openai
@@ -59,3 +60,55 @@ class FilesService:
                 purpose=purpose,  # type: ignore[arg-type]
             )
         return json_object(raw)
+
+    # -- reading, downloading, deleting ----------------------------------------------------------
+    def list_page(
+        self,
+        *,
+        purpose: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        import openai
+
+        raw = self._client.files.with_raw_response.list(
+            purpose=purpose if purpose is not None else openai.omit,
+            limit=limit if limit is not None else openai.omit,
+            after=after if after is not None else openai.omit,
+        )
+        return json_object(raw)
+
+    def list_all(self, *, purpose: str | None = None, page_size: int = 1000) -> dict[str, Any]:
+        """Every page merged under `data`, newest first (the API's default order)."""
+        return merge_pages(
+            lambda after: self.list_page(purpose=purpose, limit=page_size, after=after)
+        )
+
+    def retrieve(self, file_id: str) -> dict[str, Any]:
+        return json_object(self._client.files.with_raw_response.retrieve(file_id))
+
+    def content(self, file_id: str) -> bytes:
+        """The file's bytes. The service refuses to hand back `fine-tune` uploads (HTTP 400):
+        that refusal becomes a DownloadRefused that says so."""
+        import openai
+
+        try:
+            raw = self._client.files.with_raw_response.content(file_id)
+        except openai.BadRequestError as exc:
+            if "not allowed to download" in str(exc.message).lower() or "purpose" in str(
+                exc.message
+            ):
+                raise DownloadRefused(
+                    f"the service does not hand back {file_id}: files uploaded with purpose "
+                    "fine-tune cannot be downloaded (only results and outputs can)",
+                    hint="use your local copy of the training data",
+                ) from exc
+            raise
+        return bytes(raw.content)
+
+    def delete(self, file_id: str) -> dict[str, Any]:
+        return json_object(self._client.files.with_raw_response.delete(file_id))
+
+
+class DownloadRefused(FtctlError):
+    """The service keeps some files to itself (uploads for fine-tuning)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from ftctl.errors import FtctlError
 from ftctl.exit_codes import ExitCode
-from ftctl.service._raw import json_object
+from ftctl.service._raw import json_object, merge_pages
 
 if TYPE_CHECKING:
     import openai
@@ -293,26 +293,52 @@ class JobsService:
     def resume(self, job_id: str) -> dict[str, Any]:
         return json_object(self._client.fine_tuning.jobs.with_raw_response.resume(job_id))
 
-    def list_page(self, *, limit: int | None = None, after: str | None = None) -> dict[str, Any]:
+    def list_page(
+        self,
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One page, newest first; `metadata` is the API's own filter (`metadata[k]=v`)."""
         import openai
 
         raw = self._client.fine_tuning.jobs.with_raw_response.list(
             limit=limit if limit is not None else openai.omit,
             after=after if after is not None else openai.omit,
+            metadata=metadata if metadata else openai.omit,
         )
         return json_object(raw)
 
-    def list_all(self, *, page_size: int = 100) -> dict[str, Any]:
+    def list_all(
+        self, *, page_size: int = 100, metadata: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Every page merged under `data`, in the API's order (newest first)."""
-        first = self.list_page(limit=page_size)
+        return merge_pages(
+            lambda after: self.list_page(limit=page_size, after=after, metadata=metadata)
+        )
+
+    def list_matching(
+        self,
+        keep: Callable[[dict[str, Any]], bool],
+        *,
+        limit: int | None,
+        page_size: int = 100,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Jobs `keep` accepts (filters the API lacks), newest first, read page by page until
+        `limit` of them are found (None: every page). The first page's object, `data` replaced;
+        `has_more` says whether more pages were left unread."""
+        first = self.list_page(limit=page_size, metadata=metadata)
         merged = dict(first)
-        data = list(first.get("data") or [])
-        page = first
-        while page.get("has_more") and page.get("data"):
-            page = self.list_page(limit=page_size, after=page["data"][-1]["id"])
-            data.extend(page.get("data") or [])
-        merged["data"] = data
-        merged["has_more"] = False
+        page, found = first, [job for job in first.get("data") or [] if keep(job)]
+        while page.get("has_more") and page.get("data") and (limit is None or len(found) < limit):
+            page = self.list_page(limit=page_size, after=page["data"][-1]["id"], metadata=metadata)
+            found.extend(job for job in page.get("data") or [] if keep(job))
+        merged["data"] = found if limit is None else found[:limit]
+        merged["has_more"] = bool(page.get("has_more")) or (
+            limit is not None and len(found) > limit
+        )
         return merged
 
     def events_page(
@@ -326,6 +352,10 @@ class JobsService:
             after=after if after is not None else openai.omit,
         )
         return json_object(raw)
+
+    def events_all(self, job_id: str, *, page_size: int = 100) -> dict[str, Any]:
+        """Every event of a job, newest first as the API lists them, in one page object."""
+        return merge_pages(lambda after: self.events_page(job_id, limit=page_size, after=after))
 
     def checkpoints_page(
         self, job_id: str, *, limit: int | None = None, after: str | None = None
@@ -371,11 +401,14 @@ class JobsService:
         job_id: str,
         *,
         poll_interval: float = 5.0,
+        interval: Callable[[dict[str, Any]], float] | None = None,
         max_backoff: float = 60.0,
         max_consecutive_failures: int | None = None,
     ) -> Iterator[FollowItem]:
         """Events as they arrive, status changes, retry notices, then the finished job.
 
+        `interval(job)`, when given, is the wait before the next poll after seeing `job` (the
+        CLI makes it adapt to the status); else `poll_interval` throughout.
         Transient failures are waited out with capped exponential backoff (honouring
         Retry-After); anything else propagates. Stopping the iteration never touches the job.
         """
@@ -416,4 +449,4 @@ class JobsService:
                     yield EventItem(event)
                 yield FinishedItem(job)
                 return
-            self._sleep(poll_interval)
+            self._sleep(poll_interval if interval is None else interval(job))
