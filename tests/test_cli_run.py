@@ -127,6 +127,7 @@ def test_a_failed_job_stops_at_step_3_with_exit_3(
 ) -> None:
     """Against recorded fixtures: upload, create, then the job fails."""
     job = fixture_json("jobs/failed")
+    api.route_model_lookups()
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     api.route_fixture("GET", f"/fine_tuning/jobs/{job['id']}/events", "events/failed")
@@ -144,6 +145,7 @@ def test_a_failed_job_stops_at_step_3_with_exit_3(
 
 def test_a_failing_completion_stops_at_step_4(run_cli: RunCli, api: Api, book_dir: Path) -> None:
     job = fixture_json("jobs/succeeded")
+    api.route_model_lookups()
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     api.route_fixture("GET", f"/fine_tuning/jobs/{job['id']}/events", "events/succeeded_all")
