@@ -413,3 +413,15 @@ def test_wandb_details_need_a_project(run_cli: RunCli, api: Api, chat_file: Path
     assert code == 2
     assert "need --wandb-project" in err
     api.assert_no_requests()
+
+
+def test_prompt_completion_data_for_a_chat_model_points_to_to_chat(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    """The next step is the conversion (replayed by run_cli: it must work), not a loop back."""
+    rows = [{"prompt": f"Book {i} ->", "completion": f" Summary {i}."} for i in range(12)]
+    path = _write(tmp_path / "book.jsonl", rows)
+    code, _, err = _create(run_cli, "-t", str(path), "-m", DPO_MODEL)
+    assert code == 2
+    assert f"next: convert it to chat data for {DPO_MODEL}: `ftctl prepare -f {path} --to-chat" in err
+    api.assert_no_requests()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -80,7 +81,8 @@ def _fix_hint(path: Path, model: str, check: UploadCheck) -> str:
     """The next step for refused data: a command that works (never one that sends the user back
     here with the same data)."""
     if check.format == "prompt_completion" and not _is_completion_model(model):
-        return f"convert it for {model}: ftctl prepare -f {path} --to-chat -m {model}"
+        command = shlex.join(["ftctl", "prepare", "-f", str(path), "--to-chat", "-m", model])
+        return f"convert it to chat data for {model}: `{command}`"
     return "fix the lines listed above, then run this command again"
 
 
