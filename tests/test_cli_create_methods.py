@@ -423,5 +423,5 @@ def test_prompt_completion_data_for_a_chat_model_points_to_to_chat(
     path = _write(tmp_path / "book.jsonl", rows)
     code, _, err = _create(run_cli, "-t", str(path), "-m", DPO_MODEL)
     assert code == 2
-    assert f"next: convert it to chat data for {DPO_MODEL}: `ftctl prepare -f {path} --to-chat" in err
+    assert f"for {DPO_MODEL}: `ftctl prepare -f {path} --to-chat -m {DPO_MODEL}`" in err
     api.assert_no_requests()

@@ -175,7 +175,7 @@ def test_a_hostile_python_grader_leaves_the_server_serving(service: GradersServi
 def test_a_python_grader_that_loops_is_stopped(
     service: GradersService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ftctl.mock import graders
+    from ftctl.mock.routes import graders
 
     monkeypatch.setattr(graders, "PYTHON_TIMEOUT", 1.0)
     looping = {

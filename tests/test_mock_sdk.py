@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_book_job_trains_like_the_service(book_run: tuple[openai.OpenAI, object]
         for p in book_pairs()
     )
     assert job.trained_tokens == 3 * per_epoch
-    assert job.fine_tuned_model == f"ft:davinci-002:org-mock:book:{job.fine_tuned_model[-8:]}"
+    assert job.fine_tuned_model == f"ft:davinci-002:personal:book:{job.fine_tuned_model[-8:]}"
     assert job.user_provided_suffix == "book"  # type: ignore[attr-defined]
     assert job.finished_at is not None and job.finished_at >= job.created_at
     assert job.estimated_finish is None
@@ -202,8 +203,9 @@ def test_models_list_retrieve_delete() -> None:
         )
         done = wait(c, job.id)
         name = done.fine_tuned_model
-        assert name is not None and name.startswith("ft:babbage-002:org-mock::")
-        assert c.models.retrieve(name).owned_by == "org-mock"
+        assert name is not None and name.startswith("ft:babbage-002:personal::")
+        owner = c.models.retrieve(name).owned_by
+        assert re.fullmatch(r"user-[a-z0-9]{24}", owner), owner
         assert name in {m.id for m in c.models.list()}
         assert c.models.delete(name).deleted is True
         assert name not in {m.id for m in c.models.list()}
@@ -226,7 +228,7 @@ def test_chat_tune_from_alias_streams_and_counts() -> None:
         assert done.status == "succeeded", done.error
         assert (done.hyperparameters.n_epochs, done.hyperparameters.batch_size) == (8, 1)
         name = done.fine_tuned_model
-        assert name is not None and name.startswith("ft:gpt-4o-mini-2024-07-18:org-mock::")
+        assert name is not None and name.startswith("ft:gpt-4o-mini-2024-07-18:personal::")
         messages = [{"role": "user", "content": "Capital of country 7?"}]
         r = c.chat.completions.create(model=name, messages=messages)  # type: ignore[arg-type]
         assert r.choices[0].message.content == "City number 7."
@@ -300,14 +302,17 @@ def test_pause_resume_and_cancel_follow_the_clock() -> None:
             c.fine_tuning.jobs.pause(job.id)
 
         resumed = c.fine_tuning.jobs.resume(job.id)
-        assert resumed.status == "running"
+        assert resumed.status == "queued"  # back in the queue first, as the description shows
         with pytest.raises(openai.BadRequestError):
             c.fine_tuning.jobs.resume(job.id)
+        clock.advance(2)
+        assert c.fine_tuning.jobs.retrieve(job.id).status == "running"
+        assert c.fine_tuning.jobs.list_events(job.id).data[0].message == "Fine-tuning job resumed"
         clock.advance(60)
         done = c.fine_tuning.jobs.retrieve(job.id)
         assert done.status == "succeeded"
-        # 19.5 s of work plus the 1000 s pause.
-        assert done.finished_at == int(job.created_at + 19.5 + 1000)
+        # 19.5 s of work plus the 1000 s pause and 2 s back in the queue.
+        assert done.finished_at == int(job.created_at + 19.5 + 1000 + 2)
 
         other = c.fine_tuning.jobs.create(training_file=file_id, model="davinci-002")
         clock.advance(5)

@@ -95,7 +95,7 @@ def test_the_books_walkthrough(ftctl: tuple[str, Run]) -> None:
     job = newest_job(url)
     assert job["status"] == "succeeded"
     model = str(job["fine_tuned_model"])
-    assert model.startswith("ft:davinci-002:org-mock::")
+    assert model.startswith("ft:davinci-002:personal::")
     assert "Step 90/90: training loss=" in created.stdout + created.stderr
     assert model in created.stdout + created.stderr
 

@@ -5,6 +5,7 @@ Starlette and uvicorn are imported inside the command, so `ftctl --help` never l
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,39 +39,88 @@ def serve(
         int, typer.Option("--seed", help="Seed for ids, job seeds and loss curves.")
     ] = 0,
     org: Annotated[
-        str, typer.Option("--org", help="Organization that owns jobs and tuned models.")
-    ] = "org-mock",
+        str,
+        typer.Option(
+            "--org", help="Organization name in tuned model names (ft:BASE:ORG:SUFFIX:ID)."
+        ),
+    ] = "personal",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log one line per request.")
     ] = False,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="Keep files, uploads, jobs, events and models in DIR (SQLite), so a restart "
+            "loses nothing and jobs carry on by the clock.",
+            metavar="DIR",
+            file_okay=False,
+        ),
+    ] = None,
+    fail_rate: Annotated[
+        float,
+        typer.Option(
+            "--fail-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of requests answered at once with a 429 (Retry-After), 500 or 503.",
+        ),
+    ] = 0.0,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            "--drop-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of requests carried out and then left unanswered (connection dropped).",
+        ),
+    ] = 0.0,
+    fault_routes: Annotated[
+        str,
+        typer.Option(
+            "--fault-routes",
+            help="Comma-separated patterns of routes that faults apply to, as 'POST /v1/files' "
+            "or '/v1/fine_tuning/*' (default: every route).",
+            metavar="PATTERNS",
+        ),
+    ] = "",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Accept only this key; any other is a 401 invalid_api_key (default: any "
+            "non-empty key).",
+            metavar="KEY",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve files, uploads, fine-tuning jobs, models and completions; any non-empty key works.
 
-    Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1.
+    Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1. The line
+    "ftctl mock listening on URL" is printed once connections are accepted. Faults are drawn from
+    --seed, so a run with the same seed and requests fails the same way.
     """
     import logging
-    import socket
     import threading
-
-    import uvicorn
+    import time
 
     from ftctl.mock import create_app
+    from ftctl.mock.http import Faults
+    from ftctl.mock.persist import StateError
+    from ftctl.mock.server import build_server, loopback_socket
 
     if not org.strip() or ":" in org:
         raise UsageError(f"--org must be a non-empty name without ':' (got '{org}')")
+    if api_key is not None and not api_key.strip():
+        raise UsageError("--api-key must not be empty")
     if host not in _LOOPBACK:
         typer.echo(f"warning: binding {host}: the mock is reachable from other machines", err=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("ftctl.mock").setLevel(logging.WARNING if quiet else logging.INFO)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = loopback_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise UsageError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="pick another --port, or 0 for any free one",
@@ -80,20 +130,35 @@ def serve(
     threading.Thread(target=_warm_tokenizers, daemon=True).start()
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/v1"
-    # One line a script can wait for; flushed so a parent reading a pipe sees it at once.
-    print(f"ftctl mock listening on {url}", flush=True)
-    typer.echo(
-        f"Use it with OPENAI_BASE_URL={url} and any non-empty OPENAI_API_KEY "
-        f"(speed {speed:g}, seed {seed}); Ctrl-C stops it.",
-        err=True,
-    )
-    config = uvicorn.Config(
-        create_app(speed=speed, seed=seed, org=org),
-        log_level="warning",
-        access_log=False,  # the app logs its own line per request, with the request id
-        lifespan="off",
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    routes = tuple(r.strip() for r in fault_routes.split(",") if r.strip())
+    faults = Faults(fail_rate, drop_rate, routes, seed) if fail_rate or drop_rate else None
+    try:
+        app = create_app(
+            speed=speed,
+            seed=seed,
+            org=org,
+            state=state,
+            # Ids mix in the start time: a restarted server never hands out an id a client holds.
+            salt=str(time.time_ns()),
+            faults=faults,
+            api_key=api_key.strip() if api_key else None,
+        )
+    except StateError as exc:
+        sock.close()
+        raise UsageError(str(exc), hint="pass another --state directory") from None
+
+    def ready() -> None:
+        # One line a script can wait for; flushed so a parent reading a pipe sees it at once.
+        print(f"ftctl mock listening on {url}", flush=True)
+        key = "the --api-key key" if api_key else "any non-empty OPENAI_API_KEY"
+        kept = f", state in {state}" if state else ""
+        typer.echo(
+            f"Use it with OPENAI_BASE_URL={url} and {key} "
+            f"(speed {speed:g}, seed {seed}{kept}); Ctrl-C stops it.",
+            err=True,
+        )
+
+    build_server(app, on_ready=ready).run(sockets=[sock])
 
 
 def _warm_tokenizers() -> None:

@@ -5,9 +5,11 @@ seed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -149,6 +151,8 @@ def auto_batch_size(n_examples: int) -> int:
 
 @dataclass(frozen=True)
 class StepMetrics:
+    """One step of supervised or DPO training: losses and token accuracies."""
+
     step: int
     train_loss: float
     train_accuracy: float
@@ -173,6 +177,77 @@ class StepMetrics:
             text += f", validation loss={self.valid_loss:.2f}"
         return text
 
+    def checkpoint_metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "step": self.step,
+            "train_loss": self.train_loss,
+            "train_mean_token_accuracy": self.train_accuracy,
+        }
+        if self.valid_loss is not None:
+            out |= {
+                "valid_loss": self.valid_loss,
+                "valid_mean_token_accuracy": self.valid_accuracy,
+                "full_valid_loss": self.valid_loss,
+                "full_valid_mean_token_accuracy": self.valid_accuracy,
+            }
+        return out
+
+    def csv_row(self) -> str:
+        valid = "," if self.valid_loss is None else f"{self.valid_loss},{self.valid_accuracy}"
+        return f"{self.step},{self.train_loss},{self.train_accuracy},{valid}"
+
+
+LOSS_CSV_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+REWARD_CSV_HEADER = (
+    "step,train_reward_mean,valid_reward_mean,train_reasoning_tokens_mean,"
+    "valid_reasoning_tokens_mean"
+)
+
+
+@dataclass(frozen=True)
+class RewardMetrics:
+    """One step of reinforcement training: the grader's mean reward on the step's training
+    samples, and on the validation samples at each `eval_interval` (None between evals)."""
+
+    step: int
+    train_reward: float
+    train_reasoning_tokens: float
+    valid_reward: float | None
+    valid_reasoning_tokens: float | None
+
+    def data(self, total_steps: int) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "step": self.step,
+            "train_reward_mean": self.train_reward,
+            "train_reasoning_tokens_mean": self.train_reasoning_tokens,
+            "total_steps": total_steps,
+        }
+        if self.valid_reward is not None:
+            out["valid_reward_mean"] = self.valid_reward
+            out["valid_reasoning_tokens_mean"] = self.valid_reasoning_tokens
+        return out
+
+    def message(self, total_steps: int) -> str:
+        text = f"Step {self.step}/{total_steps}: training reward={self.train_reward:.2f}"
+        if self.valid_reward is not None:
+            text += f", validation reward={self.valid_reward:.2f}"
+        return text
+
+    def checkpoint_metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "train_reward_mean": self.train_reward}
+        if self.valid_reward is not None:
+            out["valid_reward_mean"] = self.valid_reward
+        return out
+
+    def csv_row(self) -> str:
+        def cell(value: float | None) -> str:
+            return "" if value is None else str(value)
+
+        return (
+            f"{self.step},{self.train_reward},{cell(self.valid_reward)},"
+            f"{self.train_reasoning_tokens},{cell(self.valid_reasoning_tokens)}"
+        )
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -183,11 +258,39 @@ class Plan:
     steps_per_epoch: int
     total_steps: int
     trained_tokens: int
-    metrics: tuple[StepMetrics, ...]
+    metrics: tuple[StepMetrics | RewardMetrics, ...]
+    method: str = "supervised"
+    # reinforcement: the resolved method hyperparameters beyond the common three
+    extra: tuple[tuple[str, Any], ...] = ()
+    # reinforcement: what the tune learned to answer, (prompt, the answer the grader rewards)
+    learned: tuple[tuple[str, str], ...] | None = None
 
     @property
     def checkpoint_steps(self) -> list[int]:
+        if self.method == "reinforcement":
+            # A reinforcement job keeps a checkpoint at every evaluation.
+            interval = dict(self.extra).get("eval_interval", self.total_steps)
+            steps = list(range(interval, self.total_steps + 1, interval))
+            return steps if steps and steps[-1] == self.total_steps else [*steps, self.total_steps]
         return [self.steps_per_epoch * e for e in range(1, self.n_epochs + 1)]
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The resolved values the job object shows once its files are validated."""
+        out: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "learning_rate_multiplier": self.learning_rate_multiplier,
+            "n_epochs": self.n_epochs,
+        }
+        if self.method == "dpo":
+            out["beta"] = self.beta
+        return out | dict(self.extra)
+
+
+def _steps(examples: int, n_epochs: int | None, batch_size: int | None) -> tuple[int, int, int]:
+    epochs = n_epochs or default_epochs(examples)
+    batch = batch_size or auto_batch_size(examples)
+    per_epoch = math.ceil(examples / batch)
+    return epochs, batch, per_epoch
 
 
 def make_plan(
@@ -199,32 +302,47 @@ def make_plan(
     batch_size: int | None,
     learning_rate_multiplier: float | None,
     beta: float | None,
+    method: str = "supervised",
 ) -> Plan:
-    """Resolve `auto` hyperparameters and lay out every step's metrics."""
-    epochs = n_epochs or default_epochs(train.examples)
-    batch = batch_size or auto_batch_size(train.examples)
+    """Resolve `auto` hyperparameters and lay out every step's metrics (supervised and DPO).
+
+    A supervised loss starts near 2-3 nats per token and decays towards a floor; a DPO loss
+    starts at ln 2 (the policy equals the reference: no preference yet) and its accuracy, the
+    share of pairs where the preferred answer wins, climbs from 0.5. A higher `beta` keeps the
+    policy closer to the reference, so its loss falls more slowly."""
+    epochs, batch, steps_per_epoch = _steps(train.examples, n_epochs, batch_size)
     lr = learning_rate_multiplier if learning_rate_multiplier is not None else 2
-    steps_per_epoch = math.ceil(train.examples / batch)
     total = steps_per_epoch * epochs
     rng = random.Random(seed)
-    # Exponential decay towards a floor, with noise that shrinks as training settles; a higher
-    # learning rate converges faster, as it would.
-    start = rng.uniform(2.2, 3.4)
-    floor = rng.uniform(0.02, 0.12)
-    rate = rng.uniform(3.0, 4.5) * min(2.0, max(0.5, float(lr) / 2))
+    dpo = method == "dpo"
+    if dpo:
+        start = math.log(2) * rng.uniform(0.98, 1.02)
+        floor = rng.uniform(0.05, 0.2)
+        rate = rng.uniform(2.5, 3.5) * min(2.0, max(0.5, float(lr) / 2)) / (1 + 2 * (beta or 0.1))
+    else:
+        start = rng.uniform(2.2, 3.4)
+        floor = rng.uniform(0.02, 0.12)
+        rate = rng.uniform(3.0, 4.5) * min(2.0, max(0.5, float(lr) / 2))
     gap = rng.uniform(0.03, 0.15)
-    metrics = []
+
+    def accuracy_of(loss: float) -> float:
+        if dpo:
+            return min(1.0, max(0.0, 0.5 + 0.5 * (1 - loss / math.log(2))))
+        return min(1.0, max(0.0, 1.0 - loss / (start * 1.15)))
+
+    metrics: list[StepMetrics | RewardMetrics] = []
     for step in range(1, total + 1):
         progress = step / total
         noise = 1 + rng.uniform(-0.12, 0.12) * (1 - 0.5 * progress)
         loss = max(0.001, (floor + (start - floor) * math.exp(-rate * progress)) * noise)
-        accuracy = min(1.0, max(0.0, 1.0 - loss / (start * 1.15)))
         valid_loss = valid_acc = None
         if has_validation:
             valid_loss = loss * (1 + gap) + rng.uniform(0, 0.02)
-            valid_acc = min(1.0, max(0.0, 1.0 - valid_loss / (start * 1.15)))
-            valid_loss, valid_acc = round(valid_loss, 4), round(valid_acc, 4)
-        metrics.append(StepMetrics(step, round(loss, 4), round(accuracy, 4), valid_loss, valid_acc))
+            valid_acc = round(accuracy_of(valid_loss), 4)
+            valid_loss = round(valid_loss, 4)
+        metrics.append(
+            StepMetrics(step, round(loss, 4), round(accuracy_of(loss), 4), valid_loss, valid_acc)
+        )
     return Plan(
         n_epochs=epochs,
         batch_size=batch,
@@ -234,12 +352,286 @@ def make_plan(
         total_steps=total,
         trained_tokens=train.tokens * epochs,
         metrics=tuple(metrics),
+        method=method,
+    )
+
+
+# -- reinforcement ---------------------------------------------------------------------------
+
+Grade = Callable[[Mapping[str, Any], Mapping[str, Any], str], float]
+
+REASONING_TOKENS = {"low": 350.0, "medium": 1100.0, "high": 2900.0}
+_CANDIDATES = 4  # item values tried as answers, per item
+_GRADED_ITEMS = 200  # beyond this, items share the scores of the first ones (bounded cost)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One item: what the base model says and scores, and the best answer a policy can learn."""
+
+    prompt: str
+    base_answer: str
+    base_reward: float
+    best_answer: str
+    best_reward: float
+
+
+def base_answer(prompt: str) -> str:
+    # The base model's first sentence: what o4-mini "says" before any reinforcement.
+    from ftctl.mock.completions import base_text
+
+    return next(base_text(prompt)).strip()
+
+
+def _item_values(item: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for value in item.values():
+        if isinstance(value, str) and value.strip():
+            out.append(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(str(value))
+        if len(out) == _CANDIDATES:
+            break
+    return out
+
+
+def score_items(
+    grader: Mapping[str, Any],
+    prompts: Sequence[str],
+    items: Sequence[Mapping[str, Any]],
+    grade: Grade,
+) -> list[Scored]:
+    """Run the grader on the base model's answer and on each answer a policy could learn (the
+    item's own values: a reference answer, a label), keeping the best. A grader that rewards
+    what the data holds lets training climb; one that cannot be satisfied keeps rewards flat."""
+    scored: list[Scored] = []
+    for index, (prompt, item) in enumerate(zip(prompts, items, strict=True)):
+        if index >= _GRADED_ITEMS:
+            twin = scored[index % _GRADED_ITEMS]
+            scored.append(twin)
+            continue
+        base = base_answer(prompt)
+        base_reward = grade(grader, item, base)
+        best, best_reward = base, base_reward
+        for candidate in _item_values(item):
+            reward = grade(grader, item, candidate)
+            if reward > best_reward:
+                best, best_reward = candidate, reward
+        scored.append(Scored(prompt, base, base_reward, best, best_reward))
+    return scored
+
+
+def _unit(*parts: object) -> float:
+    raw = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(raw[:8], "big") / 2**64
+
+
+def make_reinforcement_plan(
+    train: Dataset,
+    valid: Dataset | None,
+    *,
+    grader: Mapping[str, Any],
+    grade: Grade,
+    seed: int,
+    hyperparameters: Mapping[str, Any],
+) -> Plan:
+    """Lay out a reinforcement job: at each step the policy answers the step's batch of
+    training items, the job's grader scores the answers, and the mean is the step's reward.
+
+    The policy is the mock's own model: an item is answered with its best-scoring answer once
+    the policy has learned it (a seeded share of items that grows with progress, faster with a
+    higher learning rate and compute multiplier), else with the base model's answer. So rewards
+    start where the base model scores and rise towards what the grader and data allow."""
+    given = {k: v for k, v in hyperparameters.items() if v != "auto"}
+    epochs, batch, steps_per_epoch = _steps(
+        train.examples, given.get("n_epochs"), given.get("batch_size")
+    )
+    lr = float(given.get("learning_rate_multiplier", 1.0))
+    compute = float(given.get("compute_multiplier", 1.0))
+    total = steps_per_epoch * epochs
+    interval = int(given.get("eval_interval", max(1, total // 10)))
+    effort = str(given.get("reasoning_effort", "default"))
+    effort = "medium" if effort == "default" else effort
+    samples = int(given.get("eval_samples", 1))
+
+    prompts = [prompt for prompt, _ in train.pairs]
+    scored = score_items(grader, prompts, train.items, grade)
+    valid_scored = None
+    if valid is not None:
+        valid_scored = score_items(grader, [p for p, _ in valid.pairs], valid.items, grade)
+    rng = random.Random(seed)
+    rate = 3.0 * min(3.0, max(0.25, lr * math.sqrt(compute)))
+
+    def learned_share(progress: float) -> float:
+        return (1 - math.exp(-rate * progress)) / (1 - math.exp(-rate))
+
+    def reward(item: Scored, index: int, share: float, where: str) -> float:
+        learned = _unit(seed, where, index) < share
+        return item.best_reward if learned else item.base_reward
+
+    def tokens(progress: float) -> float:
+        # Reasoning shortens a little as the policy settles on what it is rewarded for.
+        return round(REASONING_TOKENS[effort] * (1 - 0.25 * progress) * rng.uniform(0.9, 1.1), 1)
+
+    metrics: list[StepMetrics | RewardMetrics] = []
+    for step in range(1, total + 1):
+        progress = step / total
+        share = learned_share(progress)
+        batch_at = [((step - 1) * batch + j) % len(scored) for j in range(batch)]
+        rewards = [reward(scored[i], i, share, "train") for i in batch_at]
+        spread = sum(abs(scored[i].best_reward - scored[i].base_reward) for i in batch_at)
+        noise = rng.uniform(-0.04, 0.04) * spread / len(batch_at)  # none when nothing can move
+        # Noise never carries the mean past what the batch's answers can score.
+        low = min(min(scored[i].base_reward, scored[i].best_reward) for i in batch_at)
+        high = max(max(scored[i].base_reward, scored[i].best_reward) for i in batch_at)
+        train_reward = round(min(high, max(low, sum(rewards) / len(rewards) + noise)), 4)
+        valid_reward = valid_tokens = None
+        if valid_scored is not None and (step % interval == 0 or step == total):
+            # eval_samples answers per validation item: their mean, as the service reports.
+            runs = [
+                reward(item, i * samples + k, share, "valid")
+                for i, item in enumerate(valid_scored)
+                for k in range(samples)
+            ]
+            valid_reward = round(sum(runs) / len(runs), 4)
+            valid_tokens = tokens(progress)
+        metrics.append(
+            RewardMetrics(step, train_reward, tokens(progress), valid_reward, valid_tokens)
+        )
+    extra = {
+        "eval_interval": interval,
+        "eval_samples": samples,
+        "compute_multiplier": compute,
+        "reasoning_effort": effort,
+    }
+    return Plan(
+        n_epochs=epochs,
+        batch_size=batch,
+        learning_rate_multiplier=lr,
+        beta=None,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total,
+        trained_tokens=train.tokens * epochs,
+        metrics=tuple(metrics),
+        method="reinforcement",
+        extra=tuple(extra.items()),
+        learned=tuple((s.prompt, s.best_answer) for s in scored),
     )
 
 
 def results_csv(plan: Plan) -> bytes:
-    lines = ["step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"]
-    for m in plan.metrics:
-        valid = "" if m.valid_loss is None else f"{m.valid_loss},{m.valid_accuracy}"
-        lines.append(f"{m.step},{m.train_loss},{m.train_accuracy},{valid or ','}")
+    """The result file: one row per step, with the columns of the job's method."""
+    header = REWARD_CSV_HEADER if plan.method == "reinforcement" else LOSS_CSV_HEADER
+    lines = [header, *(m.csv_row() for m in plan.metrics)]
     return ("\n".join(lines) + "\n").encode()
+
+
+# -- method hyperparameters, as the service checks and resolves them ---------------------------
+
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "supervised": ("batch_size", "learning_rate_multiplier", "n_epochs"),
+    "dpo": ("batch_size", "learning_rate_multiplier", "n_epochs", "beta"),
+    "reinforcement": (
+        "batch_size",
+        "learning_rate_multiplier",
+        "n_epochs",
+        "eval_interval",
+        "eval_samples",
+        "compute_multiplier",
+        "reasoning_effort",
+    ),
+}
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+# (low, high, integer?) for each numeric hyperparameter; low is exclusive for numbers.
+_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "n_epochs": (1, 50, True),
+    "batch_size": (1, 256, True),
+    "eval_interval": (1, None, True),
+    "eval_samples": (1, None, True),
+    "learning_rate_multiplier": (0, None, False),
+    "beta": (0, 2, False),
+    "compute_multiplier": (0.00001, 10, False),
+}
+
+
+def check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
+    """The hyperparameters a request gives for `method`, checked against the API's ranges;
+    raise APIError naming the first bad one (`where` is its path, e.g. method.dpo.hyperparameters).
+    """
+    from ftctl.mock import errors
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise errors.invalid_type(where, "an object", raw)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}"
+        if key not in HYPERPARAMETERS[method]:
+            raise errors.APIError(
+                400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
+            )
+        if key == "reasoning_effort":
+            if value not in REASONING_EFFORTS:
+                raise errors.APIError(
+                    400,
+                    f"Invalid value for '{name}': {value!r}. Supported values are: 'default', "
+                    "'low', 'medium', and 'high'.",
+                    param=name,
+                    code="invalid_value",
+                )
+            out[key] = value
+            continue
+        if value == "auto":
+            out[key] = "auto"
+            continue
+        low, high, integer = _RANGES[key]
+        if integer:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise errors.invalid_type(name, "an integer or 'auto'", value)
+            out[key] = errors.check_int_range(
+                name, value, int(low), 2**31 if high is None else int(high)
+            )
+            continue
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise errors.invalid_type(name, "a number or 'auto'", value)
+        if value <= low or (high is not None and value > high):
+            bound = f"greater than {low:g}" + (f" and at most {high:g}" if high is not None else "")
+            raise errors.APIError(
+                400,
+                f"Invalid '{name}': expected a value {bound}, but got {value} instead.",
+                param=name,
+                code="invalid_value",
+            )
+        out[key] = value
+    return out
+
+
+def requested_hyperparameters(method: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """What the job object shows before its files are validated: "auto" where not given."""
+    out = {key: given.get(key, "auto") for key in HYPERPARAMETERS[method]}
+    if method == "reinforcement":
+        out["reasoning_effort"] = given.get("reasoning_effort", "default")
+    return out
+
+
+def method_view(
+    method: str,
+    requested: Mapping[str, Any],
+    plan: Plan | None,
+    *,
+    resolved: bool,
+    grader: Mapping[str, Any] | None = None,
+    response_format: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The job object's `method`: as requested until the files are validated, then resolved."""
+    hyperparameters = plan.hyperparameters() if plan is not None and resolved else dict(requested)
+    section: dict[str, Any] = {"hyperparameters": hyperparameters}
+    if method == "reinforcement":
+        section["grader"] = dict(grader or {})
+        section["response_format"] = dict(response_format) if response_format else None
+    return {"type": method, method: section}

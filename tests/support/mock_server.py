@@ -13,7 +13,6 @@ given state.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,29 +43,27 @@ def running_mock(
     *,
     speed: float = 1000.0,
     seed: int = 0,
-    org: str = "org-mock",
+    org: str = "personal",
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
     app_out: list[Any] | None = None,
+    **options: Any,
 ) -> Iterator[str]:
     """Yield the base URL (ending in /v1) of a fresh mock; stop it on exit.
 
-    app_out, if given, receives the Starlette app (its `.state.store` holds the state).
+    app_out, if given, receives the Starlette app (its `.state.store` holds the state); other
+    options (state, faults, api_key, ...) go to `create_app`. The server is the one
+    `ftctl mock serve` runs (`ftctl.mock.server`).
     """
-    import uvicorn
-
     from ftctl.mock import create_app
+    from ftctl.mock.server import build_server, loopback_socket
 
-    app = create_app(speed=speed, seed=seed, org=org, clock=clock, limits=limits)
+    app = create_app(speed=speed, seed=seed, org=org, clock=clock, limits=limits, **options)
     if app_out is not None:
         app_out.append(app)
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
+    server = build_server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

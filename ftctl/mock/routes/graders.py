@@ -10,16 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from ftctl.graders.engine import run_grader
 from ftctl.graders.sandbox import DEFAULT_TIMEOUT, PythonOutcome, run_python_grader
 from ftctl.graders.validation import GraderError, validate_grader
 from ftctl.mock.errors import APIError, invalid_type, missing
-from ftctl.mock.http import json_body
+from ftctl.mock.http import Call, endpoint
 
 _SANDBOX_SLOTS = threading.BoundedSemaphore(2)  # each child may take 512 MB
 PYTHON_TIMEOUT = DEFAULT_TIMEOUT  # seconds a python grader may run
@@ -46,13 +41,14 @@ def _limited_python(source: str, sample: dict[str, Any], item: dict[str, Any]) -
         return run_python_grader(source, sample, item, timeout=PYTHON_TIMEOUT)
 
 
-async def validate(request: Request) -> JSONResponse:
-    body = await json_body(request)
-    return JSONResponse({"grader": _grader(body)})
+async def validate(call: Call) -> dict[str, Any]:
+    return {"grader": _grader(call.body)}
 
 
-async def run(request: Request) -> JSONResponse:
-    body = await json_body(request)
+def run(call: Call) -> dict[str, Any]:
+    """A plain function, so `endpoint` runs it on a worker thread: python graders wait on a
+    process, model stand-ins may load a tokenizer."""
+    body = call.body
     grader = _grader(body)
     if body.get("model_sample") is None:
         raise missing("model_sample")
@@ -62,15 +58,10 @@ async def run(request: Request) -> JSONResponse:
     item = body.get("item")
     if item is not None and not isinstance(item, dict):
         raise invalid_type("item", "an object", item)
-    # Off the event loop: python graders wait on a process, model stand-ins may load a tokenizer.
-    result = await run_in_threadpool(
-        run_grader, grader, item, sample, python_runner=_limited_python
-    )
-    return JSONResponse(result)
+    return run_grader(grader, item, sample, python_runner=_limited_python)
 
 
-def routes() -> list[Route]:
-    return [
-        Route("/v1/fine_tuning/alpha/graders/validate", validate, methods=["POST"]),
-        Route("/v1/fine_tuning/alpha/graders/run", run, methods=["POST"]),
-    ]
+ROUTES = [
+    endpoint("POST", "/v1/fine_tuning/alpha/graders/validate", validate, body="json"),
+    endpoint("POST", "/v1/fine_tuning/alpha/graders/run", run, body="json"),
+]

@@ -1,0 +1,138 @@
+"""Serving the app with uvicorn, guarded: uvloop and httptools where installed (the plain loop and
+h11 otherwise), a deadline for each request's headers, a cap on open connections below the file
+descriptor limit, and a ready callback that runs only once connections are accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+HEADER_TIMEOUT = 10.0  # seconds a connection may take to send a request's headers
+KEEP_ALIVE_TIMEOUT = 5  # seconds an idle keep-alive connection is kept
+FD_RESERVE = 32  # descriptors kept free for files, the state database and the listener
+
+
+def loopback_socket(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket; raises OSError when the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
+    # it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def connection_limit() -> int:
+    """Raise the soft descriptor limit to the hard one; allow connections up to just below it."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft == resource.RLIM_INFINITY:
+        return 10_000
+    return max(8, min(10_000, soft - FD_RESERVE))
+
+
+def _protocol_base() -> type[asyncio.Protocol]:
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+    return HttpToolsProtocol
+
+
+def guarded_protocol(max_connections: int, header_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, plus: a connection that has not sent a complete request's
+    headers within `header_timeout` is closed, and at `max_connections` a new connection pushes
+    out the longest-idle one (or is itself refused when every connection is busy). A socket that
+    is opened and left idle would otherwise hold a descriptor for ever, and enough of them stop
+    the server from accepting anyone."""
+    base: Any = _protocol_base()
+
+    class Guarded(base):  # type: ignore[misc]
+        _header_timer: asyncio.TimerHandle | None = None
+        _idle_since = 0.0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+            if len(self.connections) > max_connections:
+                idle = [c for c in self.connections if c is not self and c.idle()]
+                if idle:
+                    min(idle, key=lambda c: c._idle_since).transport.close()
+                else:
+                    transport.abort()
+
+        def idle(self) -> bool:
+            cycle = self.cycle
+            return (cycle is None or cycle.response_complete) and not self.transport.is_closing()
+
+        def _arm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            self._idle_since = self.loop.time()
+            self._header_timer = self.loop.call_later(header_timeout, self._expire, self.cycle)
+
+        def _expire(self, cycle: Any) -> None:
+            if self.cycle is cycle and self.idle():
+                self.transport.close()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            super().connection_lost(exc)
+
+    return Guarded
+
+
+class GuardedServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()  # the listener accepts from here on
+
+
+def build_server(
+    app: ASGIApp,
+    *,
+    on_ready: Callable[[], None] | None = None,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int | None = None,
+) -> GuardedServer:
+    config = uvicorn.Config(
+        app,
+        http=guarded_protocol(max_connections or connection_limit(), header_timeout),
+        loop="auto",  # uvloop when installed
+        log_level="warning",
+        access_log=False,  # the app logs its own line per request, with the request id
+        lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        backlog=2048,
+    )
+    return GuardedServer(config, on_ready)
