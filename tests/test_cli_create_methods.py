@@ -166,7 +166,7 @@ def test_a_grader_makes_a_reinforcement_job(
     assert "billed by training time, not tokens: $100.00 per hour of training" in cost
     assert "(prices of 2025-05)" in cost
     assert "this grader calls no model" in cost
-    assert "eval every N steps: 5" in cost and "eval samples 3" in cost
+    assert "eval interval 5" in cost and "eval samples 3" in cost
 
 
 def test_a_model_grader_says_its_tokens_are_billed(

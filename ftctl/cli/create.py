@@ -261,7 +261,7 @@ def cost_line(path: str, check: UploadCheck, request: JobRequest) -> str:
         f"{label} {'auto' if value is None else value}"
         for label, value in (
             ("epochs", hyper.n_epochs),
-            ("eval every N steps:", hyper.eval_interval),
+            ("eval interval", hyper.eval_interval),
             ("eval samples", hyper.eval_samples),
             ("compute multiplier", hyper.compute_multiplier),
             ("reasoning effort", hyper.reasoning_effort),
