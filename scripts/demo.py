@@ -124,6 +124,7 @@ class Walkthrough:
             "OPENAI_BASE_URL": base_url,
             "OPENAI_API_KEY": API_KEY,
             "FTCTL_POLL_INTERVAL": "0.2",
+            "XDG_STATE_HOME": str(workdir / "state"),  # ftctl's upload record, kept apart
         }
 
     def run(self, args: Sequence[str], *, book: str | None = None, expect: int = 0) -> None:
@@ -172,7 +173,15 @@ class Walkthrough:
         say()
         say(f"{BOLD}## Creating the fine-tuned model{RESET}")
         self.run(
-            ["create", "-t", "train_data_prepared.jsonl", "-m", "davinci-002", "--no-follow"],
+            [
+                "create",
+                "-t",
+                "train_data_prepared.jsonl",
+                "-m",
+                "davinci-002",
+                "--no-follow",
+                "--yes",
+            ],
             book="openai api fine_tunes.create -t train_data_prepared.jsonl -m davinci",
         )
         job_id = str(self.newest_job()["id"])
@@ -186,7 +195,14 @@ class Walkthrough:
 
         say()
         say(f"{BOLD}## Cancelling a job (a second one, started for the purpose){RESET}")
-        self.run(["create", "-t", "train_data_prepared.jsonl", "-m", "davinci-002", "--no-follow"])
+        # ftctl reuses the file uploaded above (same content); 50 epochs keep the job running
+        # long enough to cancel it, however loaded the machine.
+        self.run(
+            [
+                *["create", "-t", "train_data_prepared.jsonl", "-m", "davinci-002"],
+                *["--n-epochs", "50", "--no-follow", "--yes"],
+            ]
+        )
         spare_id = str(self.newest_job()["id"])
         self.run(["cancel", "-i", spare_id], book=f"openai api fine_tunes.cancel -i {spare_id}")
 

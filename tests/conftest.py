@@ -4,7 +4,8 @@
 - `api`: a strict respx router for https://api.openai.com/v1 with fixture helpers
   (tests/support/respx_api.py);
 - `run_cli`: invoke `ftctl ...` in-process with Typer's CliRunner, stdout and stderr apart; every
-  run is checked for the fake key in any output and for tracebacks without --debug.
+  run is checked for the fake key in any form (raw, escaped, quoted, any 8 of its characters past
+  the public prefix) in any output, and for tracebacks without --debug.
 
 The CLI builds its SDK client on a plain httpx.Client, so respx sees every request without any
 injection.
@@ -19,16 +20,20 @@ import pytest
 import respx
 from typer.testing import CliRunner, Result
 
-from tests.support.cli import RunCli
+from tests.support.cli import RunCli, assert_no_key
 from tests.support.hints import check_next_commands
 from tests.support.respx_api import BASE_URL, FAKE_API_KEY, Api
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """The environment every CLI test runs in. Returns the values set."""
     values = {
         "OPENAI_API_KEY": FAKE_API_KEY,
+        # ftctl's upload record lives under the user's state directory: one per test.
+        "XDG_STATE_HOME": str(tmp_path_factory.mktemp("state")),
         "OPENAI_BASE_URL": BASE_URL,
         "FTCTL_POLL_INTERVAL": "0",
         "NO_COLOR": "1",
@@ -60,7 +65,19 @@ def api() -> Iterator[Api]:
 
 
 @pytest.fixture
-def run_cli(env: dict[str, str], api: Api) -> RunCli:
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits ftctl's services asked for (instead of sleeping through them)."""
+    import ftctl.service.files
+    import ftctl.service.jobs
+
+    asked: list[float] = []
+    monkeypatch.setattr(ftctl.service.jobs, "wait_seconds", asked.append)
+    monkeypatch.setattr(ftctl.service.files, "wait_seconds", asked.append)
+    return asked
+
+
+@pytest.fixture
+def run_cli(env: dict[str, str], api: Api, waits: list[float]) -> RunCli:
     """`run_cli("get", "-i", "ftjob-abc123", input=None)` -> typer.testing.Result.
 
     Global flags go first, as on a shell: run_cli("--debug", "--max-retries", "0", "get", ...).
@@ -71,8 +88,7 @@ def run_cli(env: dict[str, str], api: Api) -> RunCli:
     def run(*args: str, input: str | None = None) -> Result:
         result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
         for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-            assert FAKE_API_KEY not in text, f"the API key leaked to {stream}:\n{text}"
-            assert "SECRET" not in text, f"part of the API key leaked to {stream}:\n{text}"
+            assert_no_key(text, FAKE_API_KEY, stream)
         if "--debug" not in args:
             assert "Traceback" not in result.stderr, result.stderr
         check_next_commands(app, result.stderr)

@@ -11,7 +11,13 @@ import pytest
 
 from tests.support import openapi_check
 from tests.support.cli import RunCli
-from tests.support.respx_api import Api, fixture_json, request_json, request_multipart
+from tests.support.respx_api import (
+    Api,
+    fixture_json,
+    json_response,
+    request_json,
+    request_multipart,
+)
 
 MODEL = "gpt-4o-mini-2024-07-18"
 TRAIN_ID = "file-Cbl1lel9YuFDEEYeJu0Kxyvq"
@@ -52,14 +58,28 @@ def train_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def valid_file(tmp_path: Path) -> Path:
     path = tmp_path / "valid.jsonl"
-    path.write_text(_chat_lines(10), encoding="utf-8")
+    path.write_text(_chat_lines(11), encoding="utf-8")
     return path
 
 
+EMPTY_LIST = {"object": "list", "data": [], "has_more": False, "first_id": "", "last_id": ""}
+
+
+@pytest.fixture(autouse=True)
+def no_files_yet(api: Api) -> None:
+    """The service holds no file like the one being uploaded (ftctl asks before uploading)."""
+    api.route_response("GET", "/files", json_response(200, EMPTY_LIST))
+
+
 def _job_body(api: Api) -> dict[str, object]:
+    """The job body sent, less the client token every create carries (checked here)."""
     body = request_json(api.request("POST", "/fine_tuning/jobs"))
     openapi_check.validate_request("createFineTuningJob", body)
     assert isinstance(body, dict)
+    metadata = body.pop("metadata")
+    assert metadata.pop("ftctl_request").startswith("ftreq-")
+    if metadata:
+        body["metadata"] = metadata
     return body
 
 
@@ -68,7 +88,7 @@ def _job_body(api: Api) -> dict[str, object]:
 
 def test_create_with_file_ids_no_follow(run_cli: RunCli, api: Api) -> None:
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL, "--no-follow")
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--no-follow")
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{JOB}\n"  # only the id: `JOB=$(ftctl create ... --no-follow)`
     assert f"Created fine-tuning job: {JOB}" in result.stderr
@@ -83,7 +103,9 @@ def test_create_with_file_ids_no_follow(run_cli: RunCli, api: Api) -> None:
 
 def test_create_no_follow_json_prints_the_job(run_cli: RunCli, api: Api) -> None:
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created_real")
-    result = run_cli("create", "-t", TRAIN_ID, "-m", "gpt-4o-2024-08-06", "--no-follow", "--json")
+    result = run_cli(
+        "create", "--yes", "-t", TRAIN_ID, "-m", "gpt-4o-2024-08-06", "--no-follow", "--json"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == fixture_json("jobs/created_real")
 
@@ -92,6 +114,7 @@ def test_create_sends_every_flag_in_the_right_place(run_cli: RunCli, api: Api) -
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     result = run_cli(
         "create",
+        "--yes",
         "-t",
         TRAIN_ID,
         "-v",
@@ -133,7 +156,9 @@ def test_create_sends_every_flag_in_the_right_place(run_cli: RunCli, api: Api) -
 
 def test_create_sends_only_the_hyperparameters_given(run_cli: RunCli, api: Api) -> None:
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL, "--n-epochs", "2", "--no-follow")
+    result = run_cli(
+        "create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--n-epochs", "2", "--no-follow"
+    )
     assert result.exit_code == 0, result.output
     method = _job_body(api)["method"]
     assert method == {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}
@@ -153,7 +178,7 @@ def test_create_sends_only_the_hyperparameters_given(run_cli: RunCli, api: Api) 
 def test_create_refuses_bad_flags_before_any_request(
     run_cli: RunCli, api: Api, flags: list[str]
 ) -> None:
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL, "--no-follow", *flags)
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--no-follow", *flags)
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     api.assert_no_requests()
@@ -196,8 +221,13 @@ def test_create_uploads_a_local_file_with_purpose_fine_tune(
     assert _job_body(api)["training_file"] == uploaded_id
     assert f"Uploaded file from {train_file}: {uploaded_id}" in result.stderr
     assert result.stdout == f"{JOB}\n"
-    assert [line.split()[0] for line in api.summary()] == ["GET", "POST", "POST"]
-    assert api.summary()[1] == "POST /v1/files"  # the upload comes before the job
+    assert [line.split("?")[0] for line in api.summary()] == [
+        f"GET /v1/models/{MODEL}",  # the model (and the key) checked first
+        "GET /v1/files",  # a file of the same name and size already there?
+        "GET /v1/files",  # the same list, as it was before the upload
+        "POST /v1/files",
+        "POST /v1/fine_tuning/jobs",  # the upload comes before the job
+    ]
 
 
 def test_create_uploads_training_and_validation_files(
@@ -316,7 +346,7 @@ def test_create_missing_local_file(run_cli: RunCli, api: Api, tmp_path: Path) ->
 
 def test_create_rejected_by_the_service(run_cli: RunCli, api: Api) -> None:
     api.route_fixture("POST", "/fine_tuning/jobs", "errors/invalid_file")
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL)
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL)
     assert result.exit_code == 1
     assert result.stdout == ""
     first = result.stderr.splitlines()[0]
@@ -326,13 +356,76 @@ def test_create_rejected_by_the_service(run_cli: RunCli, api: Api) -> None:
     assert api.summary()[-1] == "POST /v1/fine_tuning/jobs"  # nothing to follow
 
 
-def test_create_is_not_blindly_retried_after_a_5xx(run_cli: RunCli, api: Api) -> None:
-    """A 500 on create may have created the job: ftctl must not POST again (default retries)."""
+def _found_by_token(request: httpx.Request) -> httpx.Response:
+    """GET /fine_tuning/jobs?metadata[ftctl_request]=T: the job that POST created, if any."""
+    token = request.url.params["metadata[ftctl_request]"]
+    job = fixture_json("jobs/created")
+    job["metadata"] = {"ftctl_request": token}
+    return json_response(200, {"object": "list", "data": [job], "has_more": False})
+
+
+def test_a_5xx_on_create_is_settled_by_the_token_not_by_a_second_post(
+    run_cli: RunCli, api: Api
+) -> None:
+    """A 500 on create may have created the job: ftctl looks it up by the token it sent and
+    adopts it, so one command is one job."""
     api.route_fixture("POST", "/fine_tuning/jobs", "errors/server_error")
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL)
+    api.route_response("GET", "/fine_tuning/jobs", _found_by_token)
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--no-follow")
+    assert result.exit_code == 0, result.output
+    assert len(api.requests("POST", "/fine_tuning/jobs")) == 1
+    sent = _job_body_token(api)
+    lookup = api.requests("GET", "/fine_tuning/jobs")[0]
+    assert lookup.url.params["metadata[ftctl_request]"] == sent
+    assert result.stdout == f"{JOB}\n"
+    assert "the request did create it" in result.stderr
+
+
+def _job_body_token(api: Api) -> str:
+    token = request_json(api.requests("POST", "/fine_tuning/jobs")[0])["metadata"]["ftctl_request"]
+    assert isinstance(token, str)
+    return token
+
+
+def test_a_create_certainly_not_made_is_sent_again_with_the_same_token(
+    run_cli: RunCli, api: Api
+) -> None:
+    api.route_sequence(
+        "POST", "/fine_tuning/jobs", [httpx.ReadTimeout("lost"), "jobs/created"], repeat_last=False
+    )
+    api.route_response("GET", "/fine_tuning/jobs", json_response(200, EMPTY_LIST))
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--no-follow")
+    assert result.exit_code == 0, result.output
+    first, second = (request_json(r) for r in api.requests("POST", "/fine_tuning/jobs"))
+    assert first == second  # the same body, the same token
+    assert "no job was created: sending the request again" in result.stderr
+    assert result.stdout == f"{JOB}\n"
+
+
+def test_a_create_that_fails_for_certain_names_the_file_it_leaves(
+    run_cli: RunCli, api: Api, train_file: Path
+) -> None:
+    api.route_fixture("POST", "/files", "files/uploaded")
+    api.route_fixture("POST", "/fine_tuning/jobs", "errors/invalid_file")
+    result = run_cli("create", "--yes", "-t", str(train_file), "-m", MODEL, "--no-follow")
+    assert result.exit_code == 1
+    file_id = fixture_json("files/uploaded")["id"]
+    assert f"Uploaded file {file_id} is left on the service, unused" in result.stderr
+    from ftctl.cli.create import _delete_hint
+
+    assert f"delete it with `{_delete_hint(file_id)}`" in result.stderr
+    assert file_id in _delete_hint(file_id)
+
+
+def test_an_unsettled_create_says_how_to_check(run_cli: RunCli, api: Api) -> None:
+    api.route_fixture("POST", "/fine_tuning/jobs", "errors/server_error")
+    api.route_fixture("GET", "/fine_tuning/jobs", "errors/server_error")
+    result = run_cli("--max-retries", "0", "create", "--yes", "-t", TRAIN_ID, "-m", MODEL)
     assert result.exit_code == 1
     assert len(api.requests("POST", "/fine_tuning/jobs")) == 1
-    assert "ftctl list" in result.stderr  # tells the user how to check
+    token = _job_body_token(api)
+    assert "it may exist" in result.stderr
+    assert f"ftctl_request={token}" in result.stderr  # how to find it
     assert result.stdout == ""
 
 
@@ -349,7 +442,7 @@ def test_create_retries_a_429(run_cli: RunCli, api: Api) -> None:
             "jobs/created",
         ],
     )
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL, "--no-follow")
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--no-follow")
     assert result.exit_code == 0, result.output
     assert len(api.requests("POST", "/fine_tuning/jobs")) == 2
     assert result.stdout == f"{JOB}\n"
@@ -368,7 +461,7 @@ def _route_run(api: Api) -> None:
 
 def test_create_follows_the_job_until_it_succeeds(run_cli: RunCli, api: Api) -> None:
     _route_run(api)
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL)
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     expected = [e["message"] for e in reversed(fixture_json("events/succeeded_all")["data"])]
@@ -380,7 +473,7 @@ def test_create_follows_the_job_until_it_succeeds(run_cli: RunCli, api: Api) -> 
 
 def test_create_follow_json_is_json_lines(run_cli: RunCli, api: Api) -> None:
     _route_run(api)
-    result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL, "--json")
+    result = run_cli("create", "--yes", "-t", TRAIN_ID, "-m", MODEL, "--json")
     assert result.exit_code == 0, result.output
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert objects[0] == fixture_json("jobs/created")

@@ -13,11 +13,11 @@ import pytest
 
 from tests.support import openapi_check
 from tests.support.cli import RunCli
-from tests.support.respx_api import Api, request_json
+from tests.support.respx_api import Api, json_response, request_json
 
 DPO_MODEL = "gpt-4o-mini-2024-07-18"
 RFT_MODEL = "o4-mini-2025-04-16"
-UPLOADED = "file-abc123"
+NO_FILES = {"object": "list", "data": [], "has_more": False}
 
 
 def _write(path: Path, records: list[dict[str, object]]) -> Path:
@@ -100,6 +100,7 @@ def grader_file(tmp_path: Path) -> Path:
 def service(api: Api) -> Api:
     """The service as create meets it: the model lookup, the upload, the job."""
     api.route_model_lookups()
+    api.route_response("GET", "/files", json_response(200, NO_FILES))  # nothing to reuse
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     return api

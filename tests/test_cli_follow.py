@@ -172,7 +172,7 @@ def test_ctrl_c_while_following_after_create(run_cli: RunCli, api: Api) -> None:
     api.route_sequence("GET", EVENTS, ["events/poll_1", KeyboardInterrupt])
     api.route_fixture("GET", JOB_PATH, "jobs/validating_files")
     result = run_cli(
-        "create", "-t", "file-Cbl1lel9YuFDEEYeJu0Kxyvq", "-m", "gpt-4o-mini-2024-07-18"
+        "create", "--yes", "-t", "file-Cbl1lel9YuFDEEYeJu0Kxyvq", "-m", "gpt-4o-mini-2024-07-18"
     )
     assert result.exit_code == 130, result.output
     assert f"ftctl follow -i {JOB}" in result.stderr

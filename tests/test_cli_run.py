@@ -14,11 +14,18 @@ from typer.testing import CliRunner, Result
 from ftctl.cli.run import common_ending, read_sample
 from tests.support.cli import RunCli
 from tests.support.mock_server import running_mock
-from tests.support.respx_api import Api, fixture_json, request_json, request_multipart
+from tests.support.respx_api import (
+    Api,
+    fixture_json,
+    json_response,
+    request_json,
+    request_multipart,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "fixtures" / "book"
 KEY = "sk-mock-run"
+NO_FILES = {"object": "list", "data": [], "has_more": False, "first_id": "", "last_id": ""}
 
 
 @pytest.fixture
@@ -128,6 +135,7 @@ def test_a_failed_job_stops_at_step_3_with_exit_3(
     """Against recorded fixtures: upload, create, then the job fails."""
     job = fixture_json("jobs/failed")
     api.route_model_lookups()
+    api.route_response("GET", "/files", json_response(200, NO_FILES))  # nothing to reuse
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     api.route_fixture("GET", f"/fine_tuning/jobs/{job['id']}/events", "events/failed")
@@ -146,6 +154,7 @@ def test_a_failed_job_stops_at_step_3_with_exit_3(
 def test_a_failing_completion_stops_at_step_4(run_cli: RunCli, api: Api, book_dir: Path) -> None:
     job = fixture_json("jobs/succeeded")
     api.route_model_lookups()
+    api.route_response("GET", "/files", json_response(200, NO_FILES))
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     api.route_fixture("GET", f"/fine_tuning/jobs/{job['id']}/events", "events/succeeded_all")

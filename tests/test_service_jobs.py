@@ -12,12 +12,14 @@ import pytest
 import respx
 
 from ftctl.service.jobs import (
+    CreateFailed,
     CreateMayHaveSucceeded,
     EventItem,
     FinishedItem,
     JobRequest,
     JobsService,
     RetryItem,
+    ServiceUnreachable,
     StatusItem,
 )
 
@@ -79,16 +81,79 @@ def test_request_body_puts_hyperparameters_in_method() -> None:
     assert body["metadata"] == {"team": "books"}
 
 
-def test_create_does_not_retry_a_server_error(api: respx.MockRouter, service: JobsService) -> None:
-    route = api.post("/fine_tuning/jobs").mock(
+def _listing(*jobs: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json={"object": "list", "data": list(jobs), "has_more": False})
+
+
+def test_create_settles_a_server_error_by_its_token(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    post = api.post("/fine_tuning/jobs").mock(
         return_value=httpx.Response(
             500, json={"error": {"message": "boom", "type": "server_error"}}
         )
     )
-    with pytest.raises(CreateMayHaveSucceeded, match="HTTP 500") as info:
+
+    def by_token(request: httpx.Request) -> httpx.Response:
+        token = request.url.params["metadata[ftctl_request]"]
+        return _listing(_job("queued", metadata={"ftctl_request": token}))
+
+    lookup = api.get("/fine_tuning/jobs").mock(side_effect=by_token)
+    job = service.create(JobRequest(model="davinci-002", training_file="file-1"))
+    assert post.call_count == 1  # a blind retry could create a second job
+    assert lookup.call_count == 1
+    sent = json.loads(post.calls[0].request.content)["metadata"]["ftctl_request"]
+    assert job["metadata"] == {"ftctl_request": sent}
+
+
+def test_create_ignores_a_listed_job_without_its_token(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    """A server that ignores the metadata filter cannot make ftctl adopt someone else's job."""
+    post = api.post("/fine_tuning/jobs").mock(side_effect=httpx.ReadTimeout("lost"))
+    api.get("/fine_tuning/jobs").mock(return_value=_listing(_job("running")))
+    with pytest.raises(CreateFailed, match="no job was created"):
         service.create(JobRequest(model="davinci-002", training_file="file-1"))
-    assert route.call_count == 1  # a blind retry could create a second job
-    assert info.value.hint is not None and "ftctl list" in info.value.hint
+    assert post.call_count == 3  # certainly absent each time: safe to send again
+
+
+def test_create_that_cannot_be_looked_up_may_have_succeeded(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    api.post("/fine_tuning/jobs").mock(side_effect=httpx.ReadTimeout("lost"))
+    api.get("/fine_tuning/jobs").mock(side_effect=httpx.ConnectError("down"))
+    with pytest.raises(CreateMayHaveSucceeded, match="it may exist") as info:
+        service.create(JobRequest(model="davinci-002", training_file="file-1"))
+    assert info.value.hint is not None and "ftctl_request=ftreq-" in info.value.hint
+
+
+def test_create_keeps_the_users_metadata_and_adds_its_token(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    post = api.post("/fine_tuning/jobs").mock(return_value=httpx.Response(200, json=_job("queued")))
+    service.create(
+        JobRequest(model="davinci-002", training_file="file-1", metadata={"team": "nlp"}),
+        token="ftreq-1",
+    )
+    sent = json.loads(post.calls[0].request.content)["metadata"]
+    assert sent == {"team": "nlp", "ftctl_request": "ftreq-1"}
+
+
+@pytest.mark.parametrize("asked", ["999999", "inf", "1e400"])
+def test_create_caps_the_wait_a_server_asks_for(
+    api: respx.MockRouter, service: JobsService, sleeps: list[float], asked: str
+) -> None:
+    """`Retry-After: 999999` used to sleep ~11.6 days; `inf` crashed with OverflowError."""
+    limited = httpx.Response(
+        429, json={"error": {"message": "slow down"}}, headers={"retry-after": asked}
+    )
+    api.post("/fine_tuning/jobs").mock(
+        side_effect=[limited, httpx.Response(200, json=_job("queued"))]
+    )
+    notes: list[str] = []
+    service.create(JobRequest(model="davinci-002", training_file="file-1"), notify=notes.append)
+    assert sleeps == [60.0]
+    assert notes == ["rate limited (429): retrying in 60 s"]
 
 
 def test_create_retries_429_after_retry_after(
@@ -114,13 +179,6 @@ def test_create_retries_a_refused_connection(api: respx.MockRouter, service: Job
     )
     assert service.create(JobRequest(model="davinci-002", training_file="file-1"))["id"]
     assert route.call_count == 2
-
-
-def test_create_does_not_retry_a_read_timeout(api: respx.MockRouter, service: JobsService) -> None:
-    route = api.post("/fine_tuning/jobs").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(CreateMayHaveSucceeded):
-        service.create(JobRequest(model="davinci-002", training_file="file-1"))
-    assert route.call_count == 1
 
 
 def test_new_events_pages_back_to_the_last_seen_event(
@@ -184,3 +242,45 @@ def test_list_all_merges_pages(api: respx.MockRouter, service: JobsService) -> N
     assert merged["has_more"] is False
     assert route.calls[1].request.url.params["after"] == "ftjob-2"
     assert json.loads(json.dumps(merged))["object"] == "list"
+
+
+def test_list_all_stops_when_the_server_ignores_after(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    page = {"object": "list", "data": [_job("running", id="ftjob-2")], "has_more": True}
+    route = api.get("/fine_tuning/jobs").mock(return_value=httpx.Response(200, json=page))
+    notes: list[str] = []
+    merged = service.list_all(page_size=1, notify=notes.append)
+    assert [j["id"] for j in merged["data"]] == ["ftjob-2"]
+    assert route.call_count == 2
+    assert notes and "repeated" in notes[0]
+
+
+def test_new_events_stops_when_the_server_ignores_after(
+    api: respx.MockRouter, service: JobsService
+) -> None:
+    """A server that ignores `after` and always says has_more made follow reach 609 MB."""
+    route = api.get("/fine_tuning/jobs/ftjob-1/events").mock(
+        return_value=_page(3, 2, 1, has_more=True)
+    )
+    seen: set[str] = set()
+    fresh = service.new_events("ftjob-1", seen, page_size=3)
+    assert [e["id"] for e in fresh] == ["ftevent-1", "ftevent-2", "ftevent-3"]
+    assert route.call_count == 2
+    assert service.new_events("ftjob-1", seen, page_size=3) == []
+
+
+def test_follow_gives_up_after_an_outage(api: respx.MockRouter, sleeps: list[float]) -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    client = openai.OpenAI(api_key="sk-x", base_url=BASE, http_client=httpx.Client(), max_retries=0)
+    service = JobsService(client, sleep=sleep, clock=lambda: now[0])
+    route = api.get("/fine_tuning/jobs/ftjob-1/events").mock(side_effect=httpx.ConnectError("down"))
+    with pytest.raises(ServiceUnreachable, match="gave up on job ftjob-1 after 30 s"):
+        list(service.follow("ftjob-1", poll_interval=4.0, give_up_after=30.0))
+    assert sum(sleeps) == 30.0
+    assert route.call_count == len(sleeps) + 1

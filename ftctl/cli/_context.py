@@ -22,18 +22,19 @@ class AppState:
     def client(self) -> openai.OpenAI:
         """Build the SDK client on first use, so offline commands never import openai."""
         if self._client is None:
+            from ftctl.cli._output import note
             from ftctl.client import build_client
 
             # The first --debug line says which platform this is and how it was chosen.
             self.debug_log(self.settings.describe())
-            self._client = build_client(self.settings, log=self.debug_log)
+            self._client = build_client(self.settings, log=self.debug_log, warn=note)
         return self._client
 
     def debug_log(self, text: str) -> None:
         """One `--debug` line on stderr, the key redacted."""
         import sys
 
-        from ftctl.client import redact
+        from ftctl.secrets import redact
 
         if self.settings.debug:
             sys.stderr.write("debug: " + redact(text, self.settings.api_key) + "\n")

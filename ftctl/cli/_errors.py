@@ -116,7 +116,7 @@ def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
 
 def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
     """Print one line (two with a next step) for exc; return its exit code."""
-    from ftctl.client import redact
+    from ftctl.secrets import redact
 
     if debug:
         sys.stderr.write(redact("".join(traceback.format_exception(exc)), secret))

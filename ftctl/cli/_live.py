@@ -59,7 +59,8 @@ def status_line(progress: JobProgress, width: int, now: float) -> str:
     if left is not None:
         kept.append(f"{clock(left)} left")
     loss = "" if progress.loss is None else f"loss {progress.loss:.4f}"
-    spark = sparkline(progress.losses)
+    # Padded to its full width from the start, so the bar does not shrink as the line fills.
+    spark = sparkline(progress.losses).ljust(_SPARK_WIDTH) if progress.losses else ""
 
     def assemble(with_bar: int, with_loss: bool, with_spark: bool) -> str:
         parts = [kept[0]]
@@ -85,6 +86,30 @@ def status_line(progress: JobProgress, width: int, now: float) -> str:
         if len(line) <= width:
             return line
     return line
+
+
+def live_display(renderable: Any, *, transient: bool) -> Live:
+    """A Rich Live display on stderr that prints stdout's lines above itself."""
+    from rich.live import Live
+
+    return Live(
+        renderable,
+        console=_output.err_console(),
+        transient=transient,
+        redirect_stdout=True,
+        redirect_stderr=False,
+        refresh_per_second=4,
+    )
+
+
+def print_above(live: Live | None, text: str) -> None:
+    """A notice above a live display (or on stderr when there is none), never onto it."""
+    if live is None:
+        _output.note(text)
+        return
+    from rich.text import Text
+
+    live.console.print(Text(text), soft_wrap=True)
 
 
 def wanted(as_json: bool) -> bool:
@@ -124,16 +149,7 @@ class TrainingView:
         yield Text(line, no_wrap=True, overflow="crop")
 
     def __enter__(self) -> TrainingView:
-        from rich.live import Live
-
-        self._live = Live(
-            self,
-            console=_output.err_console(),
-            transient=True,
-            redirect_stdout=True,
-            redirect_stderr=False,
-            refresh_per_second=4,
-        )
+        self._live = live_display(self, transient=True)
         self._live.__enter__()
         return self
 
@@ -149,12 +165,7 @@ class TrainingView:
 
     def note(self, text: str) -> None:
         """A notice (a retry, a rate limit) above the line, not onto it."""
-        if self._live is None:
-            _output.note(text)
-            return
-        from rich.text import Text
-
-        self._live.console.print(Text(text), soft_wrap=True)
+        print_above(self._live, text)
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self.progress.on_event(event):

@@ -21,6 +21,7 @@ from ftctl.models import check_method, check_not_retired, model_facts
 
 if TYPE_CHECKING:
     from ftctl.prepare import UploadCheck
+    from ftctl.service.files import FilesService
     from ftctl.service.jobs import Hyperparameters, JobRequest, Method, Wandb
 
 METHOD_NAMES = ("supervised", "dpo", "reinforcement")
@@ -273,18 +274,76 @@ def cost_line(path: str, check: UploadCheck, request: JobRequest) -> str:
     )
 
 
-def _confirm_cost(path: str, check: UploadCheck, request: JobRequest, yes: bool) -> None:
+def _cost_note(path: str, check: UploadCheck, request: JobRequest) -> None:
     _output.note(cost_line(path, check, request))
-    if yes or not _output.stdin_is_tty():
+
+
+def _confirm_spending(question: str, yes: bool) -> None:
+    """The one rule: --yes goes ahead; a terminal is asked; anything else is refused (exit 2), so
+    a script never spends by accident and never hangs on a question."""
+    if yes:
         return
-    if not typer.confirm("Upload and start training?", default=True, err=True):
+    if not _output.stdin_is_tty():
+        raise UsageError(
+            "create spends money and there is no terminal to ask: nothing was uploaded or created",
+            hint="add --yes to the same command to go ahead",
+        )
+    if not typer.confirm(question, default=True, err=True):
         raise typer.Exit(ExitCode.OK)
 
 
-def _upload(path: Path) -> str:
-    from ftctl.service.files import FilesService
+def _files_service() -> FilesService:
+    import os
 
-    service = FilesService(current().client())
+    from ftctl.service.files import PART_LIMIT, PARTS_ABOVE, FilesService
+    from ftctl.service.upload_record import UploadRecord
+
+    return FilesService(
+        current().client(),
+        record=UploadRecord.default(),
+        # For tests and demos of the Uploads API on small files.
+        parts_above=int(os.environ.get("FTCTL_UPLOAD_PARTS_ABOVE") or PARTS_ABOVE),
+        part_size=int(os.environ.get("FTCTL_UPLOAD_PART_BYTES") or PART_LIMIT),
+    )
+
+
+def _reuse_identical(
+    service: FilesService, path: Path, sha256: str, reuse: bool | None
+) -> str | None:
+    """The id of an identical file already uploaded, if one should be used instead of uploading.
+
+    Content recorded by sha256 is certainly the same: used unless --no-reuse (asked on a
+    terminal). A file of the same name and size may differ: asked on a terminal, used with
+    --reuse, else uploaded again."""
+    if reuse is False:
+        return None
+    found = service.find_identical(path, sha256)
+    if found is None:
+        return None
+    file_id = str(found.file.get("id"))
+    how = "the same content" if found.certain else "the same name and size"
+    if reuse is None and _output.stdin_is_tty():
+        question = f"{path} was uploaded before as {file_id} ({how}). Use that file?"
+        if not typer.confirm(question, default=True, err=True):
+            return None
+    elif reuse is None and not found.certain:
+        _output.note(
+            f"{file_id} has {how} as {path}, but may differ: uploading (--reuse would use it)"
+        )
+        return None
+    _output.note(f"Using {file_id}, uploaded before with {how} as {path}")
+    return file_id
+
+
+def _upload(path: Path, reuse: bool | None = None) -> tuple[str, bool]:
+    """(file id, whether this run uploaded it)."""
+    from ftctl.service.upload_record import digests
+
+    service = _files_service()
+    digest = digests(path)
+    reused = _reuse_identical(service, path, digest[0], reuse)
+    if reused is not None:
+        return reused, False
     size = path.stat().st_size
     if _output.stderr_is_tty():
         from rich.progress import (
@@ -304,12 +363,45 @@ def _upload(path: Path) -> str:
             transient=False,
         ) as progress:
             task = progress.add_task("upload", total=size)
-            uploaded = service.upload(path, on_progress=lambda n: progress.advance(task, n))
+            uploaded = service.upload(
+                path,
+                on_progress=lambda n: progress.advance(task, n),
+                notify=_output.note,
+                digest=digest,
+            )
     else:
-        uploaded = service.upload(path)
+        uploaded = service.upload(path, notify=_output.note, digest=digest)
     file_id = str(uploaded["id"])
     _output.note(f"Uploaded file from {path}: {file_id}")
-    return file_id
+    return file_id, True
+
+
+def _delete_hint(file_id: str) -> str:
+    """`ftctl files delete ID` where this build has the `files` commands, else the curl way."""
+    from ftctl.cli.app import app
+    from ftctl.secrets import redact
+
+    groups = {group.name for group in app.registered_groups}
+    if "files" in groups:
+        return f"ftctl files delete {file_id}"
+    url = redact(current().settings.base_url, None)
+    return f'curl -X DELETE {url}/files/{file_id} -H "Authorization: Bearer $OPENAI_API_KEY"'
+
+
+def _say_what_is_left(uploaded: list[str], exc: BaseException) -> None:
+    """After a create that failed: which files this run uploaded and how to reuse or delete
+    them (unless the job exists after all and uses them)."""
+    from ftctl.service.jobs import CreateInterrupted, CreateMayHaveSucceeded
+
+    if not uploaded or (isinstance(exc, CreateInterrupted) and exc.job is not None):
+        return
+    maybe = isinstance(exc, (CreateMayHaveSucceeded, CreateInterrupted))
+    for file_id in uploaded:
+        state = "may be used by a job" if maybe else "is left on the service, unused"
+        _output.note(
+            f"Uploaded file {file_id} {state}: reuse it with -t {file_id}, "
+            f"or delete it with `{_delete_hint(file_id)}`"
+        )
 
 
 def create(
@@ -436,6 +528,16 @@ def create(
         bool, typer.Option("--no-follow", help="Return once the job is created.")
     ] = False,
     poll_interval: PollInterval = 5.0,
+    reuse: Annotated[
+        bool | None,
+        typer.Option(
+            "--reuse/--no-reuse",
+            help="Use (or never use) a file uploaded before with the same content, or the same "
+            "name and size, instead of uploading again [default: ask on a terminal; without "
+            "one, reuse only content known to be the same].",
+            show_default=False,
+        ),
+    ] = None,
     yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -447,7 +549,8 @@ def create(
     ranges, the model against the methods it offers (and asks the service for it, which also
     checks the key), and local files as the service would, with the data's method. The cost
     line fits the method: supervised and dpo are billed per training token; reinforcement by
-    training time, plus the tokens of model graders. On a terminal, ftctl asks before spending.
+    training time, plus the tokens of model graders. On a terminal, ftctl asks before spending;
+    without one, it needs --yes.
     """
     from ftctl.service.jobs import Hyperparameters, JobRequest
 
@@ -476,7 +579,6 @@ def create(
         _checked_hyperparameters(hyper, final)
         check_method(model, final)
     valid_check = _check_local_file(validation_file, model, "-v", n_epochs, final)
-    del valid_check  # checked only: its tokens are not billed as training
 
     current().client()  # the key, checked before anything is asked or uploaded
     _check_model_reachable(model)
@@ -492,16 +594,34 @@ def create(
         seed=seed,
         metadata=meta,
     )
-    if train_check is not None:
-        _confirm_cost(training_file, train_check, draft, yes)
-    train_id = training_file if train_check is None else _upload(Path(training_file))
-    valid_id = validation_file
-    if validation_file is not None and not _is_file_id(validation_file):
-        valid_id = _upload(Path(validation_file))
+    for ref, check in ((training_file, train_check), (validation_file, valid_check)):
+        if ref is not None and check is not None:
+            _cost_note(ref, check, draft)
+    if train_check is None and valid_check is None:
+        _confirm_spending(f"Start training {model} on {training_file}?", yes)
+    else:
+        _confirm_spending("Upload and start training?", yes)
+    uploaded: list[str] = []
+
+    def file_id(ref: str | None, check: UploadCheck | None) -> str | None:
+        if ref is None or check is None:
+            return ref
+        the_id, new = _upload(Path(ref), reuse)
+        if new:
+            uploaded.append(the_id)
+        return the_id
+
+    train_id = file_id(training_file, train_check)
+    valid_id = file_id(validation_file, valid_check)
+    assert train_id is not None
 
     request = replace(draft, training_file=train_id, validation_file=valid_id)
     service = jobs_service()
-    job = service.create(request)
+    try:
+        job = service.create(request, notify=_output.note)
+    except BaseException as exc:
+        _say_what_is_left(uploaded, exc)
+        raise
     job_id = str(job["id"])
     _output.note(f"Created fine-tuning job: {job_id} ({final})")
     if no_follow:
@@ -523,12 +643,6 @@ def create(
         try_prompt=prompt,
         try_stop=stop,
     )
-
-
-def _is_file_id(ref: str) -> bool:
-    from ftctl.service.files import is_file_id
-
-    return is_file_id(ref)
 
 
 def _final_method(chosen: str | None, check: UploadCheck | None) -> Method:

@@ -43,9 +43,6 @@ FILE_COLUMNS = [
     _render.Column("created", drop=4),
 ]
 
-# Jobs in these statuses still read their files: prune leaves them alone.
-LIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
-
 
 def files_service() -> FilesService:
     from ftctl.service.files import FilesService
@@ -222,6 +219,7 @@ def prune(
     The files are listed first, then confirmed (scripts must pass --yes).
     """
     from ftctl.cli.follow import jobs_service
+    from ftctl.service.progress import ACTIVE_STATUSES
 
     service = files_service()
     files = service.list_all(purpose=None if purpose == "all" else purpose).get("data") or []
@@ -229,7 +227,7 @@ def prune(
     in_use = {
         str(job.get(key))
         for job in jobs
-        if job.get("status") in LIVE_STATUSES
+        if job.get("status") in ACTIVE_STATUSES
         for key in ("training_file", "validation_file")
         if job.get(key)
     }

@@ -29,6 +29,20 @@ PollInterval = Annotated[
 ]
 
 
+GiveUpAfter = Annotated[
+    float,
+    typer.Option(
+        "--give-up-after",
+        min=0.0,
+        metavar="SECONDS",
+        envvar="FTCTL_GIVE_UP_AFTER",
+        help="Stop following (exit 1, job untouched) after this many seconds without an "
+        "answer from the service.",
+    ),
+]
+DEFAULT_GIVE_UP_AFTER = 900.0  # the service's DEFAULT_GIVE_UP_AFTER, spelt here for --help
+
+
 def jobs_service() -> JobsService:
     from ftctl.service.jobs import JobsService
 
@@ -46,10 +60,13 @@ def adaptive(poll_interval: float) -> Callable[[dict[str, Any]], float]:
 
 
 def retry_notice(item: RetryItem) -> str:
+    """`Warning: <what failed>; retrying in 4 s`, the key redacted."""
     from ftctl.cli._errors import describe
+    from ftctl.secrets import redact
 
     message, _, _ = describe(item.error)
-    return f"Warning: {message}; retrying in {item.delay:.0f}s"
+    secret = current().settings.api_key
+    return redact(f"Warning: {message}; retrying in {item.delay:.0f} s", secret)
 
 
 def follow_job(
@@ -58,13 +75,20 @@ def follow_job(
     *,
     poll_interval: float,
     as_json: bool,
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER,
     try_prompt: str | None = None,
     try_stop: str | None = None,
 ) -> None:
     """Follow to the end; on success print the model and a `complete` command to try it (with a
     prompt and stop sequence from the training data when the caller knows them)."""
     from ftctl.cli import _live
-    from ftctl.service.jobs import EventItem, FinishedItem, RetryItem, StatusItem
+    from ftctl.service.jobs import (
+        EventItem,
+        FinishedItem,
+        RetryItem,
+        ServiceUnreachable,
+        StatusItem,
+    )
 
     last_job: dict[str, Any] | None = None
     finished: dict[str, Any] | None = None
@@ -72,7 +96,10 @@ def follow_job(
     try:
         with view if view is not None else contextlib.nullcontext():
             items = service.follow(
-                job_id, poll_interval=poll_interval, interval=adaptive(poll_interval)
+                job_id,
+                poll_interval=poll_interval,
+                interval=adaptive(poll_interval),
+                give_up_after=give_up_after,
             )
             for item in items:
                 if isinstance(item, EventItem):
@@ -94,6 +121,9 @@ def follow_job(
                 elif isinstance(item, FinishedItem):
                     finished = item.job
                     break
+    except ServiceUnreachable as exc:
+        exc.hint = f"resume with: ftctl follow -i {job_id}"
+        raise
     except KeyboardInterrupt:
         status = (last_job or {}).get("status", "unknown")
         raise Interrupted(
@@ -151,23 +181,37 @@ def follow(
         ),
     ] = None,
     poll_interval: PollInterval = 5.0,
+    give_up_after: GiveUpAfter = DEFAULT_GIVE_UP_AFTER,
     as_json: JsonFlag = False,
 ) -> None:
     """Print a job's events as they arrive until it ends.
 
-    Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled. Ctrl-C stops
-    following (exit 130) and leaves the job running. With several ids, each line is
-    prefixed by its job and the exit code is the worst outcome (as `ftctl watch`).
+    Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled, 1 when the service
+    stays unreachable for --give-up-after seconds. Ctrl-C stops following (exit 130) and
+    leaves the job running. With several ids, each line is prefixed by its job and the
+    exit code is the worst outcome (as `ftctl watch`).
     """
     ids = list(dict.fromkeys([*(job_ids or []), *(job_id or [])]))
     if not ids:
         pick(None, None, "job id")
     if len(ids) == 1:
-        follow_job(jobs_service(), ids[0], poll_interval=poll_interval, as_json=as_json)
+        follow_job(
+            jobs_service(),
+            ids[0],
+            poll_interval=poll_interval,
+            as_json=as_json,
+            give_up_after=give_up_after,
+        )
         return
     from ftctl.cli.watch import watch_jobs
 
-    watch_jobs(ids, poll_interval=poll_interval, as_json=as_json, with_events=True)
+    watch_jobs(
+        ids,
+        poll_interval=poll_interval,
+        as_json=as_json,
+        with_events=True,
+        give_up_after=give_up_after,
+    )
 
 
 def register(app: typer.Typer) -> None:

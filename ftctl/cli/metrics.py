@@ -62,6 +62,9 @@ def charts(metrics: list[Metrics]) -> list[tuple[str, list[tuple[str, list[float
     return out
 
 
+_MARKS = ("braille", "•", "+", "x", "o", "*")
+
+
 def terminal_chart(metrics: list[Metrics], width: int, height: int, *, color: bool) -> str:
     import plotext
 
@@ -71,8 +74,19 @@ def terminal_chart(metrics: list[Metrics], width: int, height: int, *, color: bo
     figure.subplots(len(drawn), 1)
     for row, (title, lines) in enumerate(drawn, start=1):
         plot = figure.subplot(row, 1)
-        for label, steps, values in lines:
-            plot.draw(plot.signal(steps, values, marker="braille").lines().label(label))
+        for index, (label, steps, values) in enumerate(lines):
+            # Without colour, each series needs its own mark to be told apart.
+            marker = "braille" if color else _MARKS[index % len(_MARKS)]
+            plot.draw(plot.signal(steps, values, marker=marker).lines().label(label))
+        # The legend in the corner the curves leave empty: top right for a falling loss,
+        # bottom right for a rising accuracy or reward.
+        right = max(max(steps) for _, steps, _ in lines)
+        if title == "loss":
+            top = max(max(values) for _, _, values in lines)
+            plot.legend(x=right, y=top, ha="right", va="top", relative=True)
+        else:
+            bottom = min(min(values) for _, _, values in lines)
+            plot.legend(x=right, y=bottom, ha="right", va="bottom", relative=True)
         plot.title(title)
         if row == len(drawn):
             plot.label("step")

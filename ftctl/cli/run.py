@@ -209,16 +209,17 @@ def run(
     extra = [*ctx.args, *(["--yes"] if yes else [])]
     create_args = ["-m", model, "--no-follow", "--json", *extra]
     _command(ctx, "create", ["-t", str(data), *create_args])  # refuse a bad flag before spending
-    report_text = _step(
-        "prepare", lambda: _invoke(ctx, "prepare", ["-f", str(data), "-q", "-m", model, "--json"])
-    )
-    report = json.loads(report_text)
-    prepared = Path((report.get("prepared_files") or [str(data)])[0])
+
+    def prepare_step() -> tuple[dict[str, Any], Path, Sample]:
+        report = json.loads(_invoke(ctx, "prepare", ["-f", str(data), "-q", "-m", model, "--json"]))
+        prepared = Path((report.get("prepared_files") or [str(data)])[0])
+        return report, prepared, read_sample(prepared, sample)
+
+    report, prepared, chosen = _step("prepare", prepare_step)
     _output.note(
         f"{report.get('examples', '?')} examples, {report.get('format', '?')}; "
         + (f"training on {prepared}" if prepared != data else f"{data} is ready as it is")
     )
-    chosen = _step("prepare", lambda: read_sample(prepared, sample))
     created = _step("create", lambda: _invoke(ctx, "create", ["-t", str(prepared), *create_args]))
     job = json.loads(created)
     job_id = str(job["id"])

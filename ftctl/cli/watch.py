@@ -16,24 +16,30 @@ import typer
 
 from ftctl.cli import _output, _render
 from ftctl.cli._context import current
-from ftctl.cli.follow import PollInterval, adaptive, jobs_service, retry_notice
+from ftctl.cli.follow import (
+    DEFAULT_GIVE_UP_AFTER,
+    GiveUpAfter,
+    PollInterval,
+    adaptive,
+    jobs_service,
+    retry_notice,
+)
 from ftctl.errors import Interrupted, JobOutcomeError
 from ftctl.exit_codes import ExitCode
-from ftctl.service.progress import JobProgress, clock
+from ftctl.service.progress import ACTIVE_STATUSES, JobProgress, clock
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     from rich.console import Console, ConsoleOptions, RenderResult
-    from rich.live import Live
 
 BOARD_COLUMNS = [
     _render.Column("job", keep=True),
     _render.Column("status", keep=True),
     _render.Column("step", keep=True, justify="right"),
-    _render.Column("loss", drop=1, justify="right"),
+    _render.Column("loss", drop=2, justify="right"),
     _render.Column("left", keep=True, justify="right"),
-    _render.Column("fine-tuned model", drop=2),
+    _render.Column("fine-tuned model", keep=True),
 ]
 
 # Worst first: the order in which outcomes decide the exit code.
@@ -91,7 +97,12 @@ def _outcome(job: dict[str, Any]) -> tuple[ExitCode, str]:
 
 
 def watch_jobs(
-    job_ids: list[str], *, poll_interval: float, as_json: bool, with_events: bool
+    job_ids: list[str],
+    *,
+    poll_interval: float,
+    as_json: bool,
+    with_events: bool,
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER,
 ) -> None:
     """Follow every job until each has ended; raise with the worst outcome's exit code."""
     from ftctl.cli import _live
@@ -100,32 +111,17 @@ def watch_jobs(
     from ftctl.service.watching import Failed, Tagged, follow_many
 
     board = Board(list(dict.fromkeys(job_ids)))
-    live: Live | None = None
-    if _live.wanted(as_json):
-        from rich.live import Live
-
-        live = Live(
-            board,
-            console=_output.err_console(),
-            transient=False,
-            redirect_stdout=True,
-            redirect_stderr=False,
-            refresh_per_second=4,
-        )
+    live = _live.live_display(board, transient=False) if _live.wanted(as_json) else None
 
     def note(text: str) -> None:
-        if live is not None:
-            from rich.text import Text
-
-            live.console.print(Text(text), soft_wrap=True)
-        else:
-            _output.note(text)
+        _live.print_above(live, text)
 
     items: Generator[Tagged, None, None] = follow_many(
         current().client(),
         list(board.jobs),
         poll_interval=poll_interval,
         interval=adaptive(poll_interval),
+        give_up_after=give_up_after,
     )
     try:
         with live if live is not None else contextlib.nullcontext():
@@ -185,9 +181,6 @@ def _report(board: Board, *, as_json: bool) -> None:
     )
 
 
-ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
-
-
 def watch(
     job_ids: Annotated[
         list[str] | None,
@@ -198,6 +191,7 @@ def watch(
         ),
     ] = None,
     poll_interval: PollInterval = 5.0,
+    give_up_after: GiveUpAfter = DEFAULT_GIVE_UP_AFTER,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -218,7 +212,13 @@ def watch(
         if not ids:
             _output.note("No active fine-tuning jobs to watch.")
             return
-    watch_jobs(ids, poll_interval=poll_interval, as_json=as_json, with_events=False)
+    watch_jobs(
+        ids,
+        poll_interval=poll_interval,
+        as_json=as_json,
+        with_events=False,
+        give_up_after=give_up_after,
+    )
 
 
 def register(app: typer.Typer) -> None:

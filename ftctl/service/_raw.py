@@ -5,7 +5,7 @@ parsing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from ftctl.errors import FtctlError
@@ -26,16 +26,39 @@ def json_object(raw: RawResponse) -> dict[str, Any]:
     return body
 
 
-def merge_pages(read_page: Callable[[str | None], dict[str, Any]]) -> dict[str, Any]:
-    """Every page of a cursor-paged list merged into the first page's object, under `data`.
-
-    `read_page(after)` reads the page after the id `after` (None: the first page)."""
-    first = read_page(None)
-    merged = dict(first)
-    data = list(first.get("data") or [])
-    page = first
+def pages(
+    read_page: Callable[[str | None], dict[str, Any]],
+    *,
+    notify: Callable[[str], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The pages of a cursor-paged list, first to last; `read_page(after)` reads the page after
+    the id `after` (None: the first). Stops when a page repeats an id already read: a server that
+    ignores `after`, or always says `has_more`, cannot make it loop."""
+    page = read_page(None)
+    seen = {item.get("id") for item in page.get("data") or []}
+    yield page
     while page.get("has_more") and page.get("data"):
-        page = read_page(str(page["data"][-1]["id"]))
+        after = str(page["data"][-1].get("id"))
+        page = read_page(after)
+        fresh = page.get("data") or []
+        if any(item.get("id") in seen for item in fresh):
+            if notify is not None:
+                notify(f"the service repeated items after {after}: stopped reading pages")
+            return
+        seen.update(item.get("id") for item in fresh)
+        yield page
+
+
+def merge_pages(
+    read_page: Callable[[str | None], dict[str, Any]],
+    *,
+    notify: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every page merged into the first page's object, under `data` (see `pages`)."""
+    merged: dict[str, Any] = {}
+    data: list[Any] = []
+    for page in pages(read_page, notify=notify):
+        merged = merged or dict(page)
         data.extend(page.get("data") or [])
     merged["data"] = data
     merged["has_more"] = False

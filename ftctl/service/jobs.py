@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from ftctl.errors import FtctlError
+from ftctl.client import MAX_WAIT, wait_reason
+from ftctl.errors import FtctlError, Interrupted, UsageError
 from ftctl.exit_codes import ExitCode
-from ftctl.service._raw import json_object, merge_pages
+from ftctl.service._raw import json_object, merge_pages, pages
 
 if TYPE_CHECKING:
     import openai
@@ -20,6 +23,29 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 # Statuses for which a retry is safe and likely to help (the SDK's own list).
 _TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+# The metadata key of the client token each create carries, so that a create whose answer was
+# lost can be found again (GET /fine_tuning/jobs?metadata[ftctl_request]=TOKEN).
+REQUEST_TOKEN_KEY = "ftctl_request"
+_MAX_METADATA_PAIRS = 16  # the API's limit
+
+# How long `follow` waits out an outage (no answer, 5xx, 429) before giving up.
+DEFAULT_GIVE_UP_AFTER = 900.0
+
+Notify = Callable[[str], None]
+
+
+def wait_seconds(seconds: float) -> None:
+    """Sleep; the default `sleep` of the service, looked up at call time so tests can stub it."""
+    time.sleep(seconds)
+
+
+def _ignore(_text: str) -> None:
+    pass
+
+
+def new_request_token() -> str:
+    return f"ftreq-{uuid.uuid4().hex}"
 
 
 Method = Literal["supervised", "dpo", "reinforcement"]
@@ -194,18 +220,44 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
-def retry_after_seconds(exc: BaseException) -> float | None:
+def retry_after_seconds(exc: BaseException, cap: float = MAX_WAIT) -> float | None:
+    """The wait a response's Retry-After asks for, never more than `cap` (a server asking for
+    999999 s or `inf` gets `cap`); None when it asks for nothing readable."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     value = headers.get("retry-after") if headers is not None else None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(cap, max(0.0, seconds))
+
+
+def _backoff(attempt: int) -> float:
+    return min(2.0**attempt, 30.0)
 
 
 class CreateMayHaveSucceeded(FtctlError):
-    """A create request failed in a way that leaves unknown whether the job exists."""
+    """A create request failed in a way that leaves unknown whether the job exists, and the
+    lookup by its token could not tell."""
+
+
+class CreateFailed(FtctlError):
+    """A create request failed and the lookup by its token showed that no job exists."""
+
+
+class CreateInterrupted(Interrupted):
+    """Ctrl-C while a create was in flight; `job` is the job found by its token, if any."""
+
+    def __init__(self, message: str, *, hint: str | None, job: dict[str, Any] | None) -> None:
+        super().__init__(message, hint=hint)
+        self.job = job
+
+
+class ServiceUnreachable(FtctlError):
+    """`follow` gave up: the service did not answer for longer than it was told to wait."""
 
 
 @dataclass(frozen=True)
@@ -233,53 +285,159 @@ class FinishedItem:
 FollowItem = EventItem | StatusItem | RetryItem | FinishedItem
 
 
+def _check_hint(token: str) -> str:
+    return (
+        f"look for metadata {REQUEST_TOKEN_KEY}={token} in `ftctl list --limit 5 --json` "
+        "before creating again"
+    )
+
+
 class JobsService:
     def __init__(
-        self, client: openai.OpenAI, *, sleep: Callable[[float], None] = time.sleep
+        self,
+        client: openai.OpenAI,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._sleep = sleep
+        self._sleep = sleep or wait_seconds
+        self._clock = clock
 
     # -- single requests -------------------------------------------------------------------
-    def create(self, request: JobRequest) -> dict[str, Any]:
-        """POST the job. The SDK would retry a 5xx POST blindly and could create two jobs, so only
-        retries that are known safe happen here: 429 (refused, not processed) and connection
-        failures before any byte was sent."""
+    def create(
+        self, request: JobRequest, *, token: str | None = None, notify: Notify = _ignore
+    ) -> dict[str, Any]:
+        """POST the job exactly once, whatever happens to the answer.
+
+        The body carries a client token in `metadata[ftctl_request]`. A refusal the server did
+        not act on (429, a connection never made) is retried after a bounded wait. Every other
+        end that leaves the outcome unknown (no answer, a timeout, 408/409/5xx, Ctrl-C while the
+        request is in flight) is settled by looking the job up by its token: a job found is
+        returned as if the POST had answered; a job certainly absent is retried; a lookup that
+        cannot run raises CreateMayHaveSucceeded (or Interrupted) saying how to check.
+        """
+
+        token = token or new_request_token()
+        body = request.body()
+        metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != REQUEST_TOKEN_KEY}
+        if len(metadata) >= _MAX_METADATA_PAIRS:
+            raise UsageError(
+                f"at most {_MAX_METADATA_PAIRS - 1} --metadata pairs: ftctl adds "
+                f"{REQUEST_TOKEN_KEY} to find the job again if the answer is lost"
+            )
+        body["metadata"] = {**metadata, REQUEST_TOKEN_KEY: token}
+        try:
+            return self._post_until_settled(body, token, notify)
+        except KeyboardInterrupt:
+            raise self._interrupted_create(token) from None
+
+    def _post_until_settled(
+        self, body: dict[str, Any], token: str, notify: Notify
+    ) -> dict[str, Any]:
         import httpx
         import openai
 
-        body = request.body()
         once = self._client.with_options(max_retries=0)
         attempts = self._client.max_retries + 1
         for attempt in range(1, attempts + 1):
+            last = attempt == attempts
             try:
                 raw = once.fine_tuning.jobs.with_raw_response.create(**body)
                 return json_object(raw)
             except openai.RateLimitError as exc:
-                if attempt == attempts:
+                # Refused before any work: nothing was created.
+                if last:
                     raise
-                wait = retry_after_seconds(exc)
-                self._sleep(min(2.0**attempt, 30.0) if wait is None else wait)
+                self._wait(notify, wait_reason(exc.response), retry_after_seconds(exc), attempt)
+                continue
             except openai.APIConnectionError as exc:
-                never_sent = isinstance(exc.__cause__, httpx.ConnectError)
-                if never_sent and attempt < attempts:
-                    self._sleep(min(2.0**attempt, 30.0))
+                if isinstance(exc.__cause__, httpx.ConnectError):  # never sent
+                    if last:
+                        raise
+                    self._wait(notify, "cannot connect", None, attempt)
                     continue
-                if never_sent:
-                    raise
-                raise CreateMayHaveSucceeded(
-                    f"the create request failed after it was sent ({exc.message})",
-                    hint="the job may exist: check `ftctl list --limit 5` before creating again",
-                ) from exc
+                error: Exception = exc
+                reason = "no answer" if type(exc) is openai.APIConnectionError else "timed out"
             except openai.APIStatusError as exc:
-                if exc.status_code < 500:
+                if exc.status_code < 500 and exc.status_code not in _TRANSIENT_STATUS:
                     raise
-                raise CreateMayHaveSucceeded(
-                    f"the service failed while creating the job (HTTP {exc.status_code}, "
-                    f"request {exc.request_id or '-'})",
-                    hint="the job may exist: check `ftctl list --limit 5` before creating again",
-                ) from exc
+                error = exc
+                reason = f"HTTP {exc.status_code}, request {exc.request_id or '-'}"
+            notify(f"the create request ended without a job ({reason}): looking it up by {token}")
+            job = self._find_created(token, error)
+            if job is not None:
+                notify(f"found job {job.get('id')}: the request did create it")
+                return job
+            if last:
+                raise CreateFailed(
+                    f"the create request failed ({reason}) and no job was created",
+                    hint="nothing to clean up for the job: run the same command again",
+                ) from error
+            notify("no job was created: sending the request again")
+            self._sleep(_backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, notify: Notify, reason: str, asked: float | None, attempt: int) -> None:
+        seconds = _backoff(attempt) if asked is None else asked
+        if seconds > 1.0:
+            notify(f"{reason}: retrying in {seconds:.0f} s")
+        self._sleep(seconds)
+
+    def find_by_token(self, token: str, *, patient: bool = True) -> dict[str, Any] | None:
+        """The job created with this client token, or None if there is none. Raises what the
+        lookup raised if it could not run. The token is checked here too, so a server that
+        ignores the metadata filter cannot make ftctl adopt someone else's job."""
+        client = self._client if patient else self._client.with_options(max_retries=0, timeout=10)
+        raw = client.fine_tuning.jobs.with_raw_response.list(
+            limit=20, metadata={REQUEST_TOKEN_KEY: token}
+        )
+        for job in json_object(raw).get("data") or []:
+            if (
+                isinstance(job, dict)
+                and (job.get("metadata") or {}).get(REQUEST_TOKEN_KEY) == token
+            ):
+                return job
+        return None
+
+    def _find_created(self, token: str, error: Exception) -> dict[str, Any] | None:
+        lookups = 3
+        for lookup in range(1, lookups + 1):
+            try:
+                return self.find_by_token(token)
+            except Exception as exc:
+                if lookup == lookups or not is_transient(exc):
+                    raise CreateMayHaveSucceeded(
+                        "the create request got no clear answer and the job could not be "
+                        f"looked up ({type(exc).__name__}): it may exist",
+                        hint=_check_hint(token),
+                    ) from error
+                self._sleep(_backoff(lookup))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _interrupted_create(self, token: str) -> CreateInterrupted:
+        """Ctrl-C while the POST was in flight: say whether the job exists (one quick lookup;
+        a second Ctrl-C skips it)."""
+        try:
+            job = self.find_by_token(token, patient=False)
+        except (Exception, KeyboardInterrupt):
+            return CreateInterrupted(
+                "interrupted while creating the job: it may exist",
+                hint=_check_hint(token),
+                job=None,
+            )
+        if job is None:
+            return CreateInterrupted(
+                "interrupted before the job was created: no job exists",
+                hint="run the same command again",
+                job=None,
+            )
+        job_id = job.get("id")
+        return CreateInterrupted(
+            f"interrupted, but the job was created: {job_id} (status {job.get('status')})",
+            hint=f"follow it with: ftctl follow -i {job_id}",
+            job=job,
+        )
 
     def retrieve(self, job_id: str) -> dict[str, Any]:
         return json_object(self._client.fine_tuning.jobs.with_raw_response.retrieve(job_id))
@@ -311,11 +469,17 @@ class JobsService:
         return json_object(raw)
 
     def list_all(
-        self, *, page_size: int = 100, metadata: dict[str, str] | None = None
+        self,
+        *,
+        page_size: int = 100,
+        metadata: dict[str, str] | None = None,
+        notify: Notify = _ignore,
     ) -> dict[str, Any]:
-        """Every page merged under `data`, in the API's order (newest first)."""
+        """Every page merged under `data`, in the API's order (newest first); a server that
+        repeats a page cannot make it loop (see `pages`)."""
         return merge_pages(
-            lambda after: self.list_page(limit=page_size, after=after, metadata=metadata)
+            lambda after: self.list_page(limit=page_size, after=after, metadata=metadata),
+            notify=notify,
         )
 
     def list_matching(
@@ -325,20 +489,25 @@ class JobsService:
         limit: int | None,
         page_size: int = 100,
         metadata: dict[str, str] | None = None,
+        notify: Notify = _ignore,
     ) -> dict[str, Any]:
         """Jobs `keep` accepts (filters the API lacks), newest first, read page by page until
         `limit` of them are found (None: every page). The first page's object, `data` replaced;
-        `has_more` says whether more pages were left unread."""
-        first = self.list_page(limit=page_size, metadata=metadata)
-        merged = dict(first)
-        page, found = first, [job for job in first.get("data") or [] if keep(job)]
-        while page.get("has_more") and page.get("data") and (limit is None or len(found) < limit):
-            page = self.list_page(limit=page_size, after=page["data"][-1]["id"], metadata=metadata)
+        `has_more` says whether more were left unread."""
+        merged: dict[str, Any] = {}
+        found: list[dict[str, Any]] = []
+        more = False
+        for page in pages(
+            lambda after: self.list_page(limit=page_size, after=after, metadata=metadata),
+            notify=notify,
+        ):
+            merged = merged or dict(page)
             found.extend(job for job in page.get("data") or [] if keep(job))
+            more = bool(page.get("has_more"))
+            if limit is not None and len(found) >= limit:
+                break
         merged["data"] = found if limit is None else found[:limit]
-        merged["has_more"] = bool(page.get("has_more")) or (
-            limit is not None and len(found) > limit
-        )
+        merged["has_more"] = more or (limit is not None and len(found) > limit)
         return merged
 
     def events_page(
@@ -379,19 +548,25 @@ class JobsService:
         pages until it meets an event it has already seen (or the beginning of the job).
         """
         fresh: list[dict[str, Any]] = []
+        fresh_ids: set[str] = set()
         after: str | None = None
         while True:
             page = self.events_page(job_id, limit=page_size, after=after)
             data = page.get("data") or []
-            reached_seen = False
+            stop = False
             for event in data:
-                if event.get("id") in seen:
-                    reached_seen = True
+                event_id = str(event.get("id"))
+                # An id seen before ends the poll: either where the last poll stopped, or a
+                # server repeating a page because it ignores `after`.
+                if event_id in seen or event_id in fresh_ids:
+                    stop = True
                     break
                 fresh.append(event)
-            if reached_seen or not data or not page.get("has_more"):
+                fresh_ids.add(event_id)
+            next_after = data[-1].get("id") if data else None
+            if stop or not data or not page.get("has_more") or next_after == after:
                 break
-            after = data[-1].get("id")
+            after = next_after
         fresh.reverse()
         seen.update(str(event.get("id")) for event in fresh)
         return fresh
@@ -403,14 +578,16 @@ class JobsService:
         poll_interval: float = 5.0,
         interval: Callable[[dict[str, Any]], float] | None = None,
         max_backoff: float = 60.0,
-        max_consecutive_failures: int | None = None,
+        give_up_after: float | None = DEFAULT_GIVE_UP_AFTER,
     ) -> Iterator[FollowItem]:
         """Events as they arrive, status changes, retry notices, then the finished job.
 
         `interval(job)`, when given, is the wait before the next poll after seeing `job` (the
         CLI makes it adapt to the status); else `poll_interval` throughout.
         Transient failures are waited out with capped exponential backoff (honouring
-        Retry-After); anything else propagates. Stopping the iteration never touches the job.
+        Retry-After up to `max_backoff`) for at most `give_up_after` seconds of outage, then
+        ServiceUnreachable; anything else propagates. Stopping the iteration never touches
+        the job.
         """
         seen: set[str] = set()
         last_status: str | None = None
@@ -418,18 +595,27 @@ class JobsService:
         def patiently(read: Callable[[], T]) -> Generator[RetryItem, None, T]:
             """`read()`, retried through transient failures, announcing each wait."""
             failures = 0
+            outage_began = 0.0
             while True:
                 try:
                     return read()
                 except Exception as exc:
-                    failures += 1
-                    if not is_transient(exc) or (
-                        max_consecutive_failures is not None and failures > max_consecutive_failures
-                    ):
+                    if not is_transient(exc):
                         raise
-                    delay = retry_after_seconds(exc)
+                    failures += 1
+                    if failures == 1:
+                        outage_began = self._clock()
+                    waited = self._clock() - outage_began
+                    if give_up_after is not None and waited >= give_up_after:
+                        raise ServiceUnreachable(
+                            f"gave up on job {job_id} after {waited:.0f} s without an answer "
+                            f"({failures} failed reads); the job itself goes on"
+                        ) from exc
+                    delay = retry_after_seconds(exc, cap=max_backoff)
                     if delay is None:
                         delay = min(max_backoff, poll_interval * 2 ** (failures - 1))
+                    if give_up_after is not None:
+                        delay = min(delay, give_up_after - waited)
                     yield RetryItem(exc, delay, failures)
                     self._sleep(delay)
 

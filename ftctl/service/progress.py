@@ -15,6 +15,9 @@ from typing import Any
 # Seconds between two observed steps before their rate is trusted for an estimate.
 _MIN_RATE_SPAN = 2.0
 
+# Statuses of a job that is not over yet (it still reads its files, and may still change).
+ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
+
 # How much longer than --poll-interval to wait in each status: often while running (the bar
 # moves), seldom while queued or paused (nothing changes for minutes).
 POLL_FACTORS: dict[str, float] = {

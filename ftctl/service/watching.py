@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ftctl.service.jobs import FollowItem, JobsService
+from ftctl.service.jobs import DEFAULT_GIVE_UP_AFTER, FollowItem, JobsService
 
 if TYPE_CHECKING:
     import openai
@@ -40,6 +40,7 @@ def follow_many(
     *,
     poll_interval: float,
     interval: Callable[[dict[str, Any]], float] | None = None,
+    give_up_after: float | None = DEFAULT_GIVE_UP_AFTER,
 ) -> Generator[Tagged, None, None]:
     """(job id, item) from every job until each has ended."""
     items: queue.Queue[Tagged] = queue.Queue()
@@ -51,7 +52,10 @@ def follow_many(
 
         service = JobsService(client, sleep=wait)
         try:
-            for item in service.follow(job_id, poll_interval=poll_interval, interval=interval):
+            followed = service.follow(
+                job_id, poll_interval=poll_interval, interval=interval, give_up_after=give_up_after
+            )
+            for item in followed:
                 if stop.is_set():
                     return
                 items.put((job_id, item))

@@ -1,0 +1,27 @@
+"""The long fault soak: `ftctl create` cycles through a proxy failing 20% and dropping 10% of
+requests in front of the mock (the short one runs in `make test`)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.soak import soak
+
+DESCRIPTION = (
+    "fault soak: 60 create+follow cycles, 20% of requests failed (429/500/503) and 10% dropped "
+    "after the mock acted (target: 0 duplicate jobs, 0 duplicate files, no event printed twice)"
+)
+CYCLES = 60
+
+
+def run() -> bool:
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ftctl-soak-") as workdir:
+        result = soak(Path(workdir), cycles=CYCLES, fail_rate=0.2, drop_rate=0.1, seed=2026)
+    print(result.summary())
+    print(f"{time.perf_counter() - start:.1f} s for {CYCLES} cycles")
+    for problem in result.problems:
+        print(f"  problem: {problem}")
+    return result.ok
