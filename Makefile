@@ -32,8 +32,9 @@ docs: install
 demo: install
 	$(BIN)/python scripts/demo.py
 
+# make bench BENCH="prepare_legacy prepare_bad_files" runs those only (python -m tests.bench --list)
 bench: install
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

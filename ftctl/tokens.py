@@ -133,6 +133,7 @@ class WordCounter:
         self._exact = exact
         self._first: dict[str, int] = {}  # w -> tokens of w, at the start of a text
         self._spaced: dict[str, int] = {}  # w -> tokens of " " + w
+        self._digit_groups: dict[str, int] = {}  # "0" .. "999", "00", "007", ... -> tokens
 
     def __call__(self, text: str) -> int:
         cut = text.rfind(" ")
@@ -143,13 +144,37 @@ class WordCounter:
             head = words[0]
             n = self._first.get(head)
             if n is None:
-                n = self._learn(self._first, head, head)
+                # a leading number (an id, a count) is new in every text: its pieces are not
+                n = (
+                    self._digits(head)
+                    if head.isdigit() and head.isascii()
+                    else self._learn(self._first, head, head)
+                )
             try:
                 return n + sum(map(self._spaced.__getitem__, islice(words, 1, None)))
             except KeyError:
                 return n + self._fill(words)
         except UnicodeEncodeError:
             return len(self._exact(text))
+
+    def _digits(self, word: str) -> int:
+        """Tokens of a run of ASCII digits: both patterns cut it into pieces of three digits
+        from the left (`\\p{N}{1,3}`), each encoded on its own."""
+        groups = self._digit_groups or self._learn_digit_groups()
+        n = len(word)
+        if n <= 3:
+            return groups[word]
+        if n <= 6:
+            return groups[word[:3]] + groups[word[3:]]
+        return sum(groups[word[i : i + 3]] for i in range(0, n, 3))
+
+    def _learn_digit_groups(self) -> dict[str, int]:
+        """Tokens of every string of one to three digits (1,110 of them, once per process)."""
+        for width in (1, 2, 3):
+            for value in range(10**width):
+                group = str(value).zfill(width)
+                self._digit_groups[group] = len(self._fast(group))
+        return self._digit_groups
 
     def _learn(self, table: dict[str, int], word: str, piece: str) -> int:
         n = len(self._fast(piece))

@@ -206,3 +206,24 @@ def test_with_the_mock_run_gives_one_for_a_match_and_zero_for_a_wrong_sample(
     wrong = mock_cli("graders", "run", str(grader_file), "--item", item, "--sample", "Lyon")
     assert (right.exit_code, right.stdout) == (0, "reward: 1.0\n")
     assert (wrong.exit_code, wrong.stdout) == (0, "reward: 0.0\n")
+
+
+def test_with_the_mock_a_json_grader_on_plain_text_says_to_send_json(
+    mock_cli: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "json_grader.json"
+    path.write_text(json.dumps({**EXACT, "input": "{{sample.output_json.city}}"}), "utf-8")
+    item = '{"answer": "Paris"}'
+    text = mock_cli("graders", "run", str(path), "--item", item, "--sample", "Paris")
+    assert text.exit_code == 1
+    assert "sample_parse_error" in text.stderr
+    assert "give --sample as JSON" in text.stderr
+    as_json = mock_cli("graders", "run", str(path), "--item", item, "--sample", '{"city": "Paris"}')
+    assert (as_json.exit_code, as_json.stdout) == (0, "reward: 1.0\n")
+
+
+def test_an_at_sign_alone_names_no_file(run_cli: RunCli, api: Api, grader_file: Path) -> None:
+    result = run_cli("graders", "run", str(grader_file), "--sample", "@")
+    assert result.exit_code == 2
+    assert "--sample @ names no file" in result.stderr
+    api.assert_no_requests()

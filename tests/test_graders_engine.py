@@ -116,7 +116,10 @@ def test_output_json_fields_are_read_from_a_json_sample() -> None:
     grader = {**string_check("eq"), "input": "{{sample.output_json.city}}"}
     assert run_grader(grader, ITEM, '{"city": "Paris"}')["reward"] == 1.0
     not_json = run_grader(grader, ITEM, "Paris")
-    assert not_json["metadata"]["errors"]["invalid_variable_error"] is True
+    assert not_json["metadata"]["errors"]["sample_parse_error"] is True
+    assert not_json["metadata"]["errors"]["invalid_variable_error"] is False
+    json_without_it = run_grader(grader, ITEM, '{"country": "France"}')
+    assert json_without_it["metadata"]["errors"]["invalid_variable_error"] is True
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -208,10 +211,13 @@ def test_multi_passes_on_a_sub_graders_error_flags() -> None:
     grader = {
         "type": "multi",
         "name": "m",
-        "graders": {"a": string_check("eq", "{{item.missing}}")},
-        "calculate_output": "a",
+        "graders": {"a": string_check("eq", "{{item.missing}}"), "b": string_check("eq")},
+        "calculate_output": "a + b",
     }
-    assert run_grader(grader, ITEM, "Paris")["metadata"]["errors"]["invalid_variable_error"]
+    result = run_grader(grader, ITEM, "Paris")
+    assert result["metadata"]["errors"]["invalid_variable_error"]
+    assert result["reward"] == 0.0  # not b's 1.0: a failed sub-grader fails the whole
+    assert result["sub_rewards"] == {"a": 0.0, "b": 1.0}
 
 
 def test_python_grader_outcomes_map_to_the_service_flags() -> None:
@@ -237,3 +243,39 @@ def test_python_grader_outcomes_map_to_the_service_flags() -> None:
         grader, ITEM, "x", python_runner=runner(PythonOutcome(error="t", server_error="timeout"))
     )
     assert slow["metadata"]["errors"]["python_grader_server_error_type"] == "timeout"
+
+
+def test_run_grader_many_matches_run_grader_pair_by_pair() -> None:
+    from ftctl.graders.engine import run_grader_many
+
+    grader = {
+        "type": "multi",
+        "name": "m",
+        "graders": {
+            "exact": string_check("eq"),
+            "code": {
+                "type": "python",
+                "name": "code",
+                "source": "def grade(sample, item):\n"
+                "    return 0.5 if sample['output_text'] == item['answer'] else 0.0\n",
+            },
+        },
+        "calculate_output": "exact + code",
+    }
+    pairs: list[tuple[dict[str, Any] | None, str]] = [
+        (ITEM, "Paris"),
+        (ITEM, "Lyon"),
+        ({"answer": "Lyon"}, "Lyon"),
+    ]
+    many = run_grader_many(grader, pairs)
+    assert [r["reward"] for r in many] == [1.5, 0.0, 1.5]
+    one_by_one = [run_grader(grader, item, sample)["reward"] for item, sample in pairs]
+    assert [r["reward"] for r in many] == one_by_one
+    assert many[0]["sub_rewards"] == {"exact": 1.0, "code": 0.5}
+
+
+def test_the_model_stand_in_compares_text_not_media() -> None:
+    grader = score_model()
+    grader["input"][1]["content"].append({"type": "input_image", "image_url": "{{item.image}}"})
+    item = {**ITEM, "image": "https://example.com/paris.png"}
+    assert run_grader(grader, item, "Paris")["reward"] == 1.0

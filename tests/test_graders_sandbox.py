@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ftctl.graders.sandbox import isolated, run_python_grader
+from ftctl.graders.sandbox import isolated, run_python_grader, run_python_graders
 
 SAMPLE = {"output_text": "Paris", "output_json": None}
 ITEM = {"answer": "Paris"}
@@ -86,3 +86,35 @@ def test_with_namespaces_the_grader_has_no_network() -> None:
     outcome = run_python_grader(source, SAMPLE, ITEM)
     assert outcome.error is not None
     assert "Network is unreachable" in outcome.error
+
+
+def test_many_calls_run_in_one_process_each_under_its_own_time_limit() -> None:
+    source = "seen = []\n" + grade(
+        "seen.append(1)\n"
+        "if item.get('hang'):\n"
+        "    while True:\n"
+        "        pass\n"
+        "if item.get('fail'):\n"
+        "    raise ValueError('bad item')\n"
+        "return float(len(seen))"
+    )
+    calls = [(SAMPLE, {}), (SAMPLE, {"hang": True}), (SAMPLE, {"fail": True}), (SAMPLE, {})]
+    outcomes = run_python_graders(source, calls, timeout=0.5)
+    assert outcomes[0].score == 1.0
+    assert outcomes[1].server_error == "timeout"
+    assert outcomes[2].error == "ValueError: bad item"
+    assert outcomes[3].score == 4.0  # the same module: one process made every call
+
+
+def test_a_source_that_does_not_load_fails_every_call() -> None:
+    outcomes = run_python_graders("import no_such_module\n", [(SAMPLE, ITEM)] * 3)
+    assert [o.error for o in outcomes] == [
+        "ModuleNotFoundError: No module named 'no_such_module'"
+    ] * 3
+
+
+def test_calls_after_the_process_died_are_reported_as_such() -> None:
+    source = "import os\n" + grade("if item.get('die'):\n    os._exit(9)\nreturn 1.0")
+    outcomes = run_python_graders(source, [(SAMPLE, {}), (SAMPLE, {"die": True}), (SAMPLE, {})])
+    assert outcomes[0].score == 1.0
+    assert [o.server_error for o in outcomes[1:]] == ["process_died", "process_died"]

@@ -95,6 +95,10 @@ def test_the_walkthrough_and_a_chat_job_through_azure_openai(
     client.models.delete(done.fine_tuned_model)
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve(done.fine_tuned_model)
+    # A deleted tune is no longer deployed: Azure's own error, with its code.
+    with pytest.raises(openai.NotFoundError) as gone:
+        client.completions.create(model=done.fine_tuned_model, prompt="Title 3 ->")
+    assert gone.value.code == "DeploymentNotFound"
 
     # What went over the wire is Azure's shape, never OpenAI's.
     for request in sent:

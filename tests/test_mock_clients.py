@@ -108,6 +108,13 @@ USER = [{"role": "user", "content": "What is the capital of France?"}]
             "Unrecognized request argument supplied: frobnicate",
         ),
         (
+            "/chat/completions",
+            {"reasoning_effort": "low"},
+            None,
+            None,
+            "Unrecognized request argument supplied: reasoning_effort",  # not a reasoning model
+        ),
+        (
             "/completions",
             {"logprobs": 6},
             "logprobs",
@@ -149,6 +156,16 @@ def test_out_of_range_and_unknown_arguments_are_refused_naming_param(
             "code": code,
         }
     }
+
+
+def test_a_reasoning_model_takes_reasoning_effort(mock: tuple[openai.OpenAI, str, str]) -> None:
+    client, _, _ = mock
+    answer = client.chat.completions.create(
+        model="o4-mini",
+        messages=USER,  # type: ignore[arg-type]
+        reasoning_effort="low",
+    )
+    assert answer.choices[0].message.content
 
 
 def test_the_sdk_sees_a_bad_request_for_temperature_five(
@@ -447,3 +464,57 @@ def test_langchain_structured_output_json_mode_and_schema(
     )
     assert isinstance(tooled, Answer)
     assert sent[-1]["tool_choice"]["function"]["name"] == "Answer"
+
+
+def test_json_mode_follows_the_shape_the_prompt_asks_for(
+    mock: tuple[openai.OpenAI, str, str],
+) -> None:
+    """LangChain's json_mode with a pydantic schema: the prompt carries the schema (as its
+    PydanticOutputParser's format instructions print it), and the answer has that shape."""
+    from langchain_core.output_parsers import PydanticOutputParser
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel
+
+    _, url, model = mock
+
+    class Answer(BaseModel):
+        answer: str
+        confident: bool
+        sources: list[str]
+
+    instructions = PydanticOutputParser(pydantic_object=Answer).get_format_instructions()
+    llm = ChatOpenAI(
+        model=model,
+        base_url=url,
+        api_key="sk-test",  # type: ignore[arg-type]
+        max_retries=0,
+        http_client=httpx.Client(),
+    )
+    typed = llm.with_structured_output(Answer, method="json_mode").invoke(
+        f"{instructions}\nWhat is the capital of France?"
+    )
+    assert isinstance(typed, Answer) and typed.answer == "Paris, as if you didn't know."
+    # An example object in the prompt works the same way.
+    example = llm.with_structured_output(None, method="json_mode").invoke(
+        'Reply as {"city": "...", "population": 0}. What is the capital of France?'
+    )
+    assert isinstance(example, dict) and set(example) == {"city", "population"}
+    assert isinstance(example["population"], int)
+
+
+def test_legacy_functions_and_a_forced_function_call(mock: tuple[openai.OpenAI, str, str]) -> None:
+    _, url, model = mock
+    function = WEATHER["function"]
+    body = {
+        "model": model,
+        "messages": USER,
+        "functions": [function],
+        "function_call": {"name": "get_weather"},
+    }
+    answer = _post(url, "/chat/completions", body).json()
+    message = answer["choices"][0]["message"]
+    assert message["content"] is None and message["function_call"]["name"] == "get_weather"
+    OAS31Validator(function["parameters"]).validate(  # type: ignore[index]
+        json.loads(message["function_call"]["arguments"])
+    )
+    validate_response("createChatCompletion", 200, answer)

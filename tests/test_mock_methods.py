@@ -320,3 +320,30 @@ def test_a_dpo_job_trains_on_preferences_and_answers_the_preferred(
         model=done.fine_tuned_model, messages=[{"role": "user", "content": "Say hello number 4"}]
     )
     assert answer.choices[0].message.content == "Hello there, friend 4!"
+
+
+def test_grader_runs_are_bounded_and_later_items_learn_the_same_field() -> None:
+    calls: list[str] = []
+
+    def counting(grader: Mapping[str, Any], item: Mapping[str, Any], sample: str) -> float:
+        calls.append(sample)
+        return exact(MATCH, item, sample)
+
+    python_grader = {"type": "python", "name": "p", "source": "def grade(s, i): return 0"}
+    plan = make_reinforcement_plan(
+        RFT, RFT, grader=python_grader, grade=counting, seed=6, hyperparameters={}
+    )
+    assert len(calls) <= 12  # a sandboxed process per run: the python budget
+    assert plan.learned is not None
+    # Items past the budget answer with the field that scored best on the graded ones.
+    assert dict(plan.learned)["Which city is number 19?"] == "city 19"
+    cheap: list[str] = []
+    make_reinforcement_plan(
+        RFT,
+        RFT,
+        grader=MATCH,
+        grade=lambda g, i, s: cheap.append(s) or exact(g, i, s),
+        seed=6,
+        hyperparameters={},
+    )
+    assert len(cheap) == 40  # each item: base answer, then its answer field; validation reused

@@ -96,3 +96,25 @@ def test_event_pages_match_the_full_list_around_pauses_and_cancel() -> None:
         assert len(set(ids)) == len(ids)
         for limit in (1, 2, 3, 7):
             assert walk(url, path, limit) == ids
+
+
+def test_file_pages_walk_the_whole_list_in_either_order() -> None:
+    clock = FakeClock()
+    with running_mock(clock=clock) as url:
+        made = []
+        for i in range(7):
+            purpose = "fine-tune" if i % 2 else "assistants"
+            r = HTTP.post(
+                url + "/files",
+                files={"file": (f"f{i}.jsonl", b"{}\n")},
+                data={"purpose": purpose},
+            )
+            made.append((r.json()["id"], purpose))
+            clock.advance(i % 3)  # some share a second: creation order breaks the tie
+        ids = [file_id for file_id, _ in made]
+        assert walk(url, "/files", 2) == ids[::-1]
+        assert walk(url, "/files", 3, "&order=asc") == ids
+        tunes = [file_id for file_id, purpose in made if purpose == "fine-tune"]
+        assert walk(url, "/files", 1, "&purpose=fine-tune&order=asc") == tunes
+        assert HTTP.delete(f"{url}/files/{ids[3]}").json()["deleted"] is True
+        assert walk(url, "/files", 2, "&order=asc") == ids[:3] + ids[4:]

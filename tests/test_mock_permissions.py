@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -133,3 +135,24 @@ def test_permissions_outlive_a_restart_with_state(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=url, api_key="k", max_retries=0, http_client=httpx.Client())
         listed = client.fine_tuning.checkpoints.permissions.list(model).data
         assert [(p.id, p.project_id) for p in listed] == [(kept.data[0].id, PROJECTS[0])]
+
+
+def test_mock_serve_admin_keys_only() -> None:
+    command = [sys.executable, "-m", "ftctl", "mock", "serve", "--port", "0", "-q"]
+    process = subprocess.Popen(
+        [*command, "--admin-keys-only"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("ftctl mock listening on "), line
+        url = line.split()[-1]
+        path = "/fine_tuning/checkpoints/ft:davinci-002:personal::x/permissions"
+        refused = httpx.get(url + path, headers={"Authorization": "Bearer sk-proj-1"})
+        assert refused.status_code == 403
+        assert "admin API key" in refused.json()["error"]["message"]
+        admin = httpx.get(url + path, headers={"Authorization": "Bearer sk-admin-1"})
+        assert admin.status_code == 404  # past the key check: no such checkpoint
+    finally:
+        process.kill()
+        process.communicate(timeout=10)

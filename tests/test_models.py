@@ -21,6 +21,7 @@ from ftctl.models import (
     training_limit,
     uses_completions_endpoint,
 )
+from ftctl.prepare.report import model_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,3 +187,48 @@ def test_mock_catalog_agrees_with_the_table() -> None:
     tunable = {f.name for f in MODEL_FACTS.values() if f.fine_tunable}
     assert tunable <= set(BASE_MODELS)
     assert not [b for b in BASE_MODELS.values() if b.facts.retired]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "model", "problem"),
+    [
+        ("chat", "gpt-4o-mini", None),
+        ("preference", "gpt-4.1-nano", None),
+        ("reinforcement", "o4-mini", None),
+        ("prompt_completion", "ft:babbage-002:acme::x", None),
+        (
+            "prompt_completion",
+            "text-davinci-003",
+            "text-davinci-003 is retired (its current equivalent is gpt-3.5-turbo-instruct); "
+            "train prompt/completion data with -m davinci-002",
+        ),
+        (
+            "prompt_completion",
+            "ada",
+            "ada is retired (its current equivalent is babbage-002); "
+            "train prompt/completion data with -m babbage-002",
+        ),
+        (
+            "chat",
+            "gpt-3.5-turbo-0613",
+            "gpt-3.5-turbo-0613 is retired (its current equivalent is gpt-3.5-turbo-0125); "
+            "train chat data with -m gpt-3.5-turbo-0125",
+        ),
+        (
+            "preference",
+            "gpt-4-0613",
+            "gpt-4-0613 cannot be fine-tuned; train preference data with -m gpt-4.1-2025-04-14",
+        ),
+        (
+            "reinforcement",
+            "gpt-4.1",
+            "reinforcement data trains with the reinforcement method, which gpt-4.1 does not "
+            "offer; reinforcement runs on o4-mini-2025-04-16",
+        ),
+    ],
+)
+def test_model_problem_names_the_model_to_use_instead(
+    fmt: str, model: str, problem: str | None
+) -> None:
+    found = model_problem(fmt, model)
+    assert (found[1] if found else None) == problem

@@ -235,7 +235,7 @@ def test_check_training_file_for_create(tmp_path: Path) -> None:
     wrong = check_training_file(book, "gpt-4o-mini-2024-07-18")
     assert not wrong.usable
     assert "--to-chat" in wrong.problems[0]
-    with pytest.raises(InputError, match=r"missing\.jsonl: No such file"):
+    with pytest.raises(InputError, match=r"missing\.jsonl: no such file"):
         check_training_file(tmp_path / "missing.jsonl", "gpt-4o-mini")
 
 

@@ -63,14 +63,28 @@ def test_book_walkthrough_is_byte_identical(tmp_path: Path) -> None:
         pos = found
 
 
-def test_book_run_twice_never_overwrites(tmp_path: Path) -> None:
+def test_a_second_run_refuses_to_overwrite_and_names_the_command(tmp_path: Path) -> None:
     data = copy(tmp_path, "train_data.json", BOOK)
     assert run("-q", "-f", str(data)).exit_code == 0
-    assert run("-q", str(data)).exit_code == 0
-    assert prepared(tmp_path) == ["train_data_prepared (1).jsonl", "train_data_prepared.jsonl"]
-    second = tmp_path / "train_data_prepared (1).jsonl"
-    assert second.read_bytes() == (BOOK / "train_data_prepared.jsonl").read_bytes()
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    out = tmp_path / "train_data_prepared.jsonl"
+    out.write_text("the user's edits\n")
+    again = run("-q", str(data))
+    assert again.exit_code == 2
+    assert f"Error: {out}: the output file exists already" in again.stderr
+    assert f'ftctl prepare -f "{data}" --force' in again.stderr
+    assert out.read_text() == "the user's edits\n"  # nothing lost
+    assert "[Y/n]" not in again.output  # refused before a single question
+    assert prepared(tmp_path) == ["train_data_prepared.jsonl"]  # no `(1)` copies pile up
+    forced = run("-q", "-f", str(data), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert out.read_bytes() == (BOOK / "train_data_prepared.jsonl").read_bytes()
+    elsewhere = tmp_path / "sub" / "book.jsonl"
+    elsewhere.parent.mkdir()
+    result = run("-q", "-f", str(data), "-o", str(elsewhere))
+    assert result.exit_code == 0, result.output
+    assert elsewhere.read_bytes() == out.read_bytes()
+    assert f'> ftctl create -t "{elsewhere}" -m davinci-002' in result.stdout
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
 
 
 @pytest.mark.parametrize(
@@ -402,7 +416,7 @@ def test_no_tokens_checks_only(tmp_path: Path) -> None:
     assert (tmp_path / "train_data_prepared.jsonl").read_bytes() == (
         BOOK / "train_data_prepared.jsonl"
     ).read_bytes()
-    text = run("-q", "--no-tokens", str(data)).stdout
+    text = run("-q", "--no-tokens", "--force", str(data)).stdout
     assert "Tokens not counted (--no-tokens)" in text
 
 

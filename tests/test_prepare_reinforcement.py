@@ -11,6 +11,7 @@ import pytest
 
 from ftctl.prepare import check_training_file
 from tests.support.cli import RunCli
+from tests.support.respx_api import Api
 
 QUESTION = {"role": "user", "content": "What is the capital of France?"}
 LINE = {"messages": [{"role": "developer", "content": "One word."}, QUESTION], "answer": "Paris"}
@@ -51,6 +52,8 @@ def test_good_reinforcement_data_is_usable(run_cli: RunCli, tmp_path: Path) -> N
     text = run_cli("prepare", "-f", str(data), "--grader", str(grader))
     assert text.exit_code == 0
     assert f'ftctl create -t "{data}" -m o4-mini-2025-04-16 --grader "{grader}"' in text.stdout
+    assert "- Reinforcement is billed by training time" in text.stdout
+    assert "charged for" not in text.stdout and "Estimated cost" not in text.stdout
 
 
 def test_lines_without_a_field_the_grader_reads_are_named(run_cli: RunCli, tmp_path: Path) -> None:
@@ -61,6 +64,7 @@ def test_lines_without_a_field_the_grader_reads_are_named(run_cli: RunCli, tmp_p
     data = write_lines(tmp_path / "rft.jsonl", lines)
     multi = {
         "type": "multi",
+        "name": "both",
         "graders": {
             "exact": STRING_CHECK,
             "level": {
@@ -103,13 +107,18 @@ def test_a_final_assistant_message_is_refused(run_cli: RunCli, tmp_path: Path) -
     ("grader", "message"),
     [
         ("{not json", "not valid JSON"),
-        ([1, 2], "a grader is a JSON object with a `type`"),
+        ([1, 2], "a grader must be a JSON object, not list"),
+        ({"name": "x"}, "a grader needs a `type`"),
+        ({**STRING_CHECK, "operation": "equals"}, "Invalid value: 'equals'"),
         (
             {**STRING_CHECK, "input": "{{sample.text}}"},
-            "input: {{sample.text}}: the sample namespace has choices, output_audio, "
+            "{{sample.text}}: the sample namespace has choices, output_audio, "
             "output_json, output_text, output_tools",
         ),
-        ({**STRING_CHECK, "reference": "{{answer}}"}, "is not a variable like {{item.field}}"),
+        (
+            {**STRING_CHECK, "reference": "{{answer}}"},
+            "{{answer}}: unknown namespace 'answer' (use item or sample)",
+        ),
     ],
 )
 def test_a_bad_grader_file_is_named(
@@ -177,3 +186,21 @@ def test_check_training_file_follows_the_data_or_the_method(tmp_path: Path) -> N
     assert refused.problems == [
         f"{sft}:1: chat data trains with the supervised method, not dpo [wrong_method_for_data]"
     ]
+
+
+def test_create_refuses_a_method_the_model_does_not_offer_before_uploading(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    pref = {
+        "input": {"messages": [QUESTION]},
+        "preferred_output": [{"role": "assistant", "content": "Paris"}],
+        "non_preferred_output": [{"role": "assistant", "content": "Lyon"}],
+    }
+    data = write_lines(tmp_path / "dpo.jsonl", [pref] * 12)
+    result = run_cli("create", "-t", str(data), "-m", "gpt-3.5-turbo-0125", "--yes")
+    assert result.exit_code == 2
+    assert "which gpt-3.5-turbo-0125 does not offer; dpo runs on gpt-4.1-2025-04-14" in (
+        result.stderr
+    )
+    assert "nothing was uploaded" in result.stderr
+    api.assert_no_requests()

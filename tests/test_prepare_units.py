@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import statistics
 from pathlib import Path
 
@@ -11,11 +13,17 @@ import pytest
 from ftctl import pricing
 from ftctl.errors import InputError, UsageError
 from ftctl.prepare import readers
-from ftctl.prepare.legacy import case_counts, common_prefix, common_suffix, split_sizes
+from ftctl.prepare.legacy.fixes import split_sizes
+from ftctl.prepare.legacy.gather import case_counts, common_prefix, common_suffix
 from ftctl.prepare.records import TokenCounter
 from ftctl.prepare.scan import scan_jsonl
 from ftctl.prepare.stats import default_epochs, distribution, training_limit
-from ftctl.prepare.writer import AtomicWriter, dumps_pandas, prepared_names
+from ftctl.prepare.writer import (
+    AtomicWriter,
+    prepared_names,
+    prompt_completion_jsonl,
+    split_names,
+)
 from ftctl.tokens import get_encoding
 
 DATA = Path(__file__).parent / "data" / "prepare"
@@ -109,21 +117,25 @@ def test_txt_keeps_the_legacy_trailing_empty_line(tmp_path: Path) -> None:
     assert rows == ["one", "two", ""]
 
 
-def test_pandas_spelling_of_json_strings() -> None:
-    assert dumps_pandas('a/b "q" \\ \t\n\x01 é 😀 \u2028') == (
-        '"a\\/b \\"q\\" \\\\ \\t\\n\\u0001 é 😀 \u2028"'
+def test_pandas_spelling_of_json_lines() -> None:
+    text = 'a/b "q" \\ \t\n\x01 é 😀 \u2028'
+    assert prompt_completion_jsonl([(text, "c/d"), ("", " x")]) == (
+        '{"prompt":"a\\/b \\"q\\" \\\\ \\t\\n\\u0001 é 😀 \u2028","completion":"c\\/d"}\n'
+        '{"prompt":"","completion":" x"}\n'
     )
 
 
-def test_prepared_names_never_collide(tmp_path: Path) -> None:
+def test_output_names(tmp_path: Path) -> None:
     src = tmp_path / "data.csv"
     assert prepared_names(src, False) == [tmp_path / "data_prepared.jsonl"]
-    (tmp_path / "data_prepared.jsonl").write_text("x")
-    assert prepared_names(src, False) == [tmp_path / "data_prepared (1).jsonl"]
-    (tmp_path / "data_prepared_valid (1).jsonl").write_text("x")
     assert prepared_names(src, True) == [
         tmp_path / "data_prepared_train.jsonl",
         tmp_path / "data_prepared_valid.jsonl",
+    ]
+    assert prepared_names(src, False, tag="_chat") == [tmp_path / "data_chat.jsonl"]
+    assert split_names(tmp_path / "out.jsonl") == [
+        tmp_path / "out_train.jsonl",
+        tmp_path / "out_valid.jsonl",
     ]
 
 
@@ -133,14 +145,30 @@ def test_atomic_writer_appears_only_on_commit_and_never_overwrites(tmp_path: Pat
     writer.write("new\n")
     assert not target.exists()
     target.write_text("someone else's\n")  # appears meanwhile
-    final = writer.commit()
-    assert final == tmp_path / "out (1).jsonl"
-    assert final.read_text() == "new\n"
+    with pytest.raises(FileExistsError):
+        writer.commit()
     assert target.read_text() == "someone else's\n"
+    forced = AtomicWriter(target, overwrite=True)
+    forced.write("forced\n")
+    assert forced.commit() == target
+    assert target.read_text() == "forced\n"
     aborted = AtomicWriter(tmp_path / "gone.jsonl")
     aborted.write("x")
     aborted.abort()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out (1).jsonl", "out.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_outputs_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o027)
+    try:
+        writer = AtomicWriter(tmp_path / "out.jsonl")
+        writer.write("x\n")
+        path = writer.commit()
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640  # 0o666 less the umask, not mkstemp's 0o600
 
 
 def test_case_counts_match_str_methods() -> None:
@@ -229,21 +257,23 @@ def test_parallel_scan_equals_serial_scan(tmp_path: Path) -> None:
 
 def _legacy_run(src_path: Path, workers: int, split_classes: bool) -> tuple[object, ...]:
     from ftctl.prepare import legacy
+    from ftctl.prepare.writer import prepared_names
 
-    src = readers.open_source(src_path)
-    an = legacy.analyze(src, workers=workers)
-    accepted = {a.key for a in an.actions}
-    out = legacy.write_prepared(an, accepted, split_classes, "cl100k_base")
+    source = readers.open_source(src_path)
+    analysis = legacy.analyze(source, workers=workers)
+    accepted = {a.key for a in analysis.actions}
+    targets = prepared_names(src_path, split_classes)
+    out = legacy.write_prepared(analysis, accepted, targets, encoding_name="cl100k_base")
     files = [p.read_bytes() for p in out.files]
     for p in out.files:
         p.unlink()
-    st = an.stats
+    stats = analysis.stats
     return (
-        an.messages,
-        [a.message for a in an.actions],
-        st.duplicate_rows,
-        st.long_rows,
-        st.empty_rows,
+        analysis.messages,
+        [a.message for a in analysis.actions],
+        stats.duplicate_rows,
+        stats.long_rows,
+        stats.empty_rows,
         files,
         out.tokens,
         out.valid_examples,
@@ -256,7 +286,7 @@ def _legacy_run(src_path: Path, workers: int, split_classes: bool) -> tuple[obje
 def test_parallel_legacy_passes_equal_serial(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, classes: bool
 ) -> None:
-    from ftctl.prepare import passes
+    from ftctl.prepare import engine
 
     rows = []
     for i in range(900):
@@ -270,8 +300,63 @@ def test_parallel_legacy_passes_equal_serial(
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     serial = _legacy_run(path, 1, classes)
-    monkeypatch.setattr(passes, "CHUNK_BYTES", 2_000)
+    monkeypatch.setattr(engine, "CHUNK_BYTES", 2_000)
     parallel = _legacy_run(path, 2, classes)
     assert parallel == serial
     duplicates = serial[2]
     assert isinstance(duplicates, list) and len(duplicates) > 400  # rows repeat across chunks
+
+
+def test_one_worker_rule_for_every_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftctl.prepare import engine
+
+    big = engine.PARALLEL_MIN_BYTES
+    monkeypatch.delenv("FTCTL_WORKERS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert engine.worker_count(big - 1) == 1
+    assert engine.worker_count(big) == min(2, os.cpu_count() or 1)
+    monkeypatch.setenv("FTCTL_WORKERS", "3")
+    assert engine.worker_count(big) == 3
+    assert engine.worker_count(big - 1) == 1  # small files are not worth a fork
+    assert engine.worker_count(10, requested=2) == 2
+    monkeypatch.setenv("FTCTL_WORKERS", "many")
+    assert engine.worker_count(big) == min(2, os.cpu_count() or 1)
+    busy = float(os.cpu_count() or 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (busy, busy, busy))
+    assert engine.worker_count(big) == 1  # every core busy: a second process only costs
+    monkeypatch.setenv("FTCTL_WORKERS", "2")
+    assert engine.worker_count(big) == 2  # unless asked for
+
+
+def test_segments_end_on_newlines_and_cover_the_file(tmp_path: Path) -> None:
+    from ftctl.prepare import engine
+
+    path = tmp_path / "lines.jsonl"
+    lines = [json.dumps({"prompt": "p" * (i % 97), "completion": "c"}) for i in range(500)]
+    path.write_text("\n".join(lines))  # no newline at the end
+    data = path.read_bytes()
+    found = engine.segments(path, 1000)
+    assert found[0][0] == 0 and found[-1][1] == len(data)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(found))
+    assert all(data[end - 1 : end] == b"\n" for _start, end in found[:-1])
+    values = list(engine.file_values(path))
+    assert [n for n, _ in values] == list(range(1, 501))
+    assert engine.segments(
+        tmp_path / "empty.jsonl" if (tmp_path / "empty.jsonl").touch() is None else path
+    ) == [(0, 0)]
+    assert engine.line_at(path, len(data) - 1) == 500
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_word_counter_counts_leading_numbers_exactly(name: str) -> None:
+    from ftctl.tokens import WordCounter
+
+    encoding = get_encoding(name)
+    counter = WordCounter(encoding)
+    texts = [
+        f"{number} Book summary é ->"
+        for digits in range(1, 14)
+        for number in ("1" * digits, "0" * digits, "9" * digits, str(10**digits + 7)[:digits])
+    ]
+    texts += ["٣٣٣ arabic-indic digits", "²³ superscripts", "12a3 mixed", "007 ids\n"]
+    assert [counter(t) for t in texts] == [len(encoding.encode_ordinary(t)) for t in texts]

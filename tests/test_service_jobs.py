@@ -118,8 +118,9 @@ def test_create_ignores_a_listed_job_without_its_token(
 
 
 def test_create_that_cannot_be_looked_up_may_have_succeeded(
-    api: respx.MockRouter, service: JobsService
+    api: respx.MockRouter, service: JobsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("openai._base_client.INITIAL_RETRY_DELAY", 0.001)  # the lookup's retries
     api.post("/fine_tuning/jobs").mock(side_effect=httpx.ReadTimeout("lost"))
     api.get("/fine_tuning/jobs").mock(side_effect=httpx.ConnectError("down"))
     with pytest.raises(CreateMayHaveSucceeded, match="it may exist") as info:

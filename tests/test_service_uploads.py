@@ -98,15 +98,17 @@ def test_identical_content_is_found_through_the_record(
     file = service.upload(path, digest=digest)
     found = service.find_identical(path, digest[0])
     assert found is not None and found.certain and found.file["id"] == file["id"]
-    del app.state.store.files[file["id"]]  # deleted on the service: forgotten, not trusted
+    app.state.store.delete_file(file["id"])  # deleted on the service: forgotten, not trusted
     assert service.find_identical(path, digest[0]) is None
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_dropped_upload_answer_never_leaves_two_files(
-    mock_app: tuple[str, Any], tmp_path: Path, seed: int
+    mock_app: tuple[str, Any], tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SDK retried POST /files blindly: one create stored 3 copies."""
+    monkeypatch.setattr("openai._base_client.INITIAL_RETRY_DELAY", 0.001)
+    monkeypatch.setattr("openai._base_client.MAX_RETRY_DELAY", 0.01)
     url, app = mock_app
     path = _data(tmp_path, 2000)
     with fault_proxy(url, drop_rate=0.5, seed=seed, routes=["/files"]) as (proxy, _stats):
@@ -117,3 +119,37 @@ def test_a_dropped_upload_answer_never_leaves_two_files(
         file = service.upload(path)
     copies = [f for f in app.state.store.files.values() if f.filename == path.name]
     assert [f.id for f in copies] == [file["id"]]
+
+
+def test_an_upload_the_service_no_longer_has_is_started_again(
+    mock_app: tuple[str, Any], tmp_path: Path
+) -> None:
+    url, app = mock_app
+    path = _data(tmp_path)
+    digest = digests(path)
+    record = UploadRecord(tmp_path / "state" / "uploads.json")
+    service = FilesService(_client(url), record=record, parts_above=1000, part_size=4096)
+    entry = {"upload_id": "upload_gone", "bytes": path.stat().st_size, "part_size": 4096}
+    entry |= {"expires_at": 4_000_000_000, "parts": {"0": "part_gone"}}
+    record.start_pending(service._scope, digest[0], entry)
+    notes: list[str] = []
+    progress: list[int] = []
+    file = service.upload(path, digest=digest, notify=notes.append, on_progress=progress.append)
+    assert notes[-1] == "upload upload_gone can no longer be resumed: starting again"
+    assert app.state.store.files[file["id"]].content == path.read_bytes()
+    assert sum(progress) == path.stat().st_size  # the bar ends at the size, not beyond
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"files": [], "pending": 3}'])
+def test_an_unreadable_record_is_set_aside_not_trusted(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "uploads.json"
+    path.write_text(text, encoding="utf-8")
+    record = UploadRecord(path)
+    assert record.file_for("scope", "0" * 64) is None
+    record.remember_file("scope", "0" * 64, {"id": "file-1", "bytes": 3})
+    assert record.file_for("scope", "0" * 64) == {
+        "id": "file-1",
+        "filename": None,
+        "bytes": 3,
+        "created_at": None,
+    }

@@ -49,6 +49,10 @@ def test_known_token_ids(text: str, name: str, expected: list[int]) -> None:
         ("gpt-3.5-turbo-0125", "cl100k_base"),
         ("davinci-002", "cl100k_base"),
         ("ft:babbage-002:acme::abc", "cl100k_base"),
+        ("gpt-5-2030-01-01", "o200k_base"),  # not in the table: by its family
+        # retired: their own encodings (p50k, r50k) are not bundled; counted as their successor's
+        ("text-davinci-003", "cl100k_base"),
+        ("davinci", "cl100k_base"),
     ],
 )
 def test_encoding_by_model(model: str, name: str) -> None:
@@ -154,10 +158,10 @@ def test_prepare_reports_what_the_service_billed(model: str) -> None:
     if model == "gpt-3.5-turbo-0613":  # the job's own model is retired: costed, then refused
         assert result.exit_code == 2
         assert data["errors"] == {"model_not_tunable": 1}
-        assert (
-            "gpt-3.5-turbo-0613 is retired; its current equivalent is gpt-3.5-turbo-0125"
-            in (data["problems"][0])
-        )
+        assert data["problems"] == [
+            f"{SARCASTIC}: gpt-3.5-turbo-0613 is retired (its current equivalent is "
+            "gpt-3.5-turbo-0125); train chat data with -m gpt-3.5-turbo-0125 [model_not_tunable]"
+        ]
     else:
         assert result.exit_code == 0 and data["problems"] == []
 

@@ -292,9 +292,19 @@ def _confirm_spending(question: str, yes: bool) -> None:
         raise typer.Exit(ExitCode.OK)
 
 
-def _files_service() -> FilesService:
+def _bytes_setting(name: str, default: int) -> int:
     import os
 
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise UsageError(f"{name} must be a number of bytes, got '{value}'") from None
+
+
+def _files_service() -> FilesService:
     from ftctl.service.files import PART_LIMIT, PARTS_ABOVE, FilesService
     from ftctl.service.upload_record import UploadRecord
 
@@ -302,8 +312,8 @@ def _files_service() -> FilesService:
         current().client(),
         record=UploadRecord.default(),
         # For tests and demos of the Uploads API on small files.
-        parts_above=int(os.environ.get("FTCTL_UPLOAD_PARTS_ABOVE") or PARTS_ABOVE),
-        part_size=int(os.environ.get("FTCTL_UPLOAD_PART_BYTES") or PART_LIMIT),
+        parts_above=_bytes_setting("FTCTL_UPLOAD_PARTS_ABOVE", PARTS_ABOVE),
+        part_size=_bytes_setting("FTCTL_UPLOAD_PART_BYTES", PART_LIMIT),
     )
 
 
@@ -337,9 +347,12 @@ def _reuse_identical(
 
 def _upload(path: Path, reuse: bool | None = None) -> tuple[str, bool]:
     """(file id, whether this run uploaded it)."""
+    from ftctl.service.files import PARTS_ABOVE
     from ftctl.service.upload_record import digests
 
     service = _files_service()
+    if path.stat().st_size > PARTS_ABOVE:  # long enough to read that it deserves a word
+        _output.note(f"Reading {path} to recognize a file uploaded before (sha256, md5)...")
     digest = digests(path)
     reused = _reuse_identical(service, path, digest[0], reuse)
     if reused is not None:
@@ -580,8 +593,6 @@ def create(
         check_method(model, final)
     valid_check = _check_local_file(validation_file, model, "-v", n_epochs, final)
 
-    current().client()  # the key, checked before anything is asked or uploaded
-    _check_model_reachable(model)
     draft = JobRequest(
         model=model,
         training_file=training_file,
@@ -598,9 +609,14 @@ def create(
         if ref is not None and check is not None:
             _cost_note(ref, check, draft)
     if train_check is None and valid_check is None:
-        _confirm_spending(f"Start training {model} on {training_file}?", yes)
+        question = f"Start training {model} on {training_file}?"
     else:
-        _confirm_spending("Upload and start training?", yes)
+        question = "Upload and start training?"
+    if not yes and not _output.stdin_is_tty():
+        _confirm_spending(question, yes)  # refuses at once: no one to ask, nothing sent
+    current().client()  # the key, then the model: checked before anything is asked or uploaded
+    _check_model_reachable(model)
+    _confirm_spending(question, yes)
     uploaded: list[str] = []
 
     def file_id(ref: str | None, check: UploadCheck | None) -> str | None:

@@ -10,7 +10,7 @@ import typer
 from ftctl.cli import _output
 from ftctl.cli._context import current
 from ftctl.cli._options import JsonFlag
-from ftctl.errors import FtctlError
+from ftctl.errors import FtctlError, UsageError
 
 app = typer.Typer(
     help="Check a grader with the service, or run it on one item and model sample.",
@@ -38,6 +38,9 @@ def _value(raw: str, flag: str) -> tuple[str, str]:
     from ftctl.service.graders import read_text
 
     if raw.startswith("@"):
+        if raw == "@":
+            hint = f"write the path after @: {flag} @FILE"
+            raise UsageError(f"{flag} @ names no file", hint=hint)
         path = Path(raw[1:])
         return read_text(path), str(path)
     return raw, flag
@@ -113,6 +116,8 @@ def run(
 
 
 def _hint(flags: list[str]) -> str | None:
+    if "sample_parse_error" in flags:
+        return "the grader reads {{sample.output_json...}}: give --sample as JSON"
     if "invalid_variable_error" in flags:
         return "give --item every {{item.*}} field the grader reads (--sample JSON for output_json)"
     if any(flag.startswith("python_grader") for flag in flags):

@@ -94,12 +94,21 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    admin_keys_only: Annotated[
+        bool,
+        typer.Option(
+            "--admin-keys-only",
+            help="Checkpoint permissions take only sk-admin-... keys, as the service wants "
+            "(default: any key).",
+        ),
+    ] = False,
 ) -> None:
     """Serve files, uploads, fine-tuning jobs, models and completions; any non-empty key works.
 
-    Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1. The line
-    "ftctl mock listening on URL" is printed once connections are accepted. Faults are drawn from
-    --seed, so a run with the same seed and requests fails the same way.
+    Point ftctl or the official SDK at it with OPENAI_BASE_URL=http://HOST:PORT/v1; Azure OpenAI
+    clients with AZURE_OPENAI_ENDPOINT=http://HOST:PORT (its /openai/... paths, api-version and
+    api-key). The line "ftctl mock listening on URL" is printed once connections are accepted.
+    Faults are drawn from --seed, so a run with the same seed and requests fails the same way.
     """
     import logging
     import threading
@@ -142,6 +151,7 @@ def serve(
             salt=str(time.time_ns()),
             faults=faults,
             api_key=api_key.strip() if api_key else None,
+            admin_keys_only=admin_keys_only,
         )
     except StateError as exc:
         sock.close()

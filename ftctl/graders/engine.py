@@ -4,8 +4,8 @@
   input contains the reference, `ilike` the same ignoring case (the graders guide's definitions).
 - text_similarity: the metric's score in [0, 1] (see ftctl.graders.metrics for the libraries).
 - score_model / label_model: there is no judge model here, so a deterministic stand-in decides.
-  It renders the grader's messages, takes the values the messages read from the item as the
-  reference and the values they read from the sample (else the sample's text) as the answer, and
+  It renders the grader's messages, takes the values their text reads from the item as the
+  reference and the values it reads from the sample (else the sample's text) as the answer, and
   measures their similarity s in [0, 1] (rapidfuzz's ratio on case-folded, space-normalised text;
   0.5 when the messages read nothing from the item). score_model returns `min + s * (max - min)`
   over its `range`. label_model picks the label the answer names, if it is exactly one of the
@@ -14,11 +14,15 @@
   token count and the tokens of the stand-in's answer, under the grader's model.
 - python: `grade(sample, item)` in a separate, limited process (ftctl.graders.sandbox).
 - multi: every named sub-grader, then `calculate_output` over their rewards (ftctl.graders
-  .expression); `sub_rewards` holds each sub-grader's reward.
+  .expression); `sub_rewards` holds each sub-grader's reward. When a sub-grader fails, the
+  formula is not applied: the reward is 0 and that sub-grader's error flags are the multi's.
 
-A failure inside a run (a template variable the item lacks, an exception in a python grader, a
-formula that divides by zero) is not an HTTP error: the reward is 0 and the matching flag in
-`metadata.errors` is set, as the service reports it. Call `validate_grader` first.
+A failure inside a run is not an HTTP error: the reward is 0 and the matching flag in
+`metadata.errors` is set, as the service reports it: `invalid_variable_error` for a template
+variable the item or sample lacks, `sample_parse_error` for `{{sample.output_json...}}` when the
+sample is not JSON, `python_grader_runtime_error` / `python_grader_server_error` for a python
+grader's exception / timeout, `formula_parse_error`, or `other_error` for a formula's math error.
+Call `validate_grader` first.
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ftctl.graders.expression import ExpressionError
 from ftctl.graders.expression import parse as parse_formula
 from ftctl.graders.metrics import similarity
-from ftctl.graders.sandbox import PythonOutcome, run_python_grader
+from ftctl.graders.sandbox import PythonOutcome, run_python_grader, run_python_graders
 from ftctl.graders.templates import (
     TemplateError,
     content_strings,
@@ -136,6 +140,40 @@ def run_grader(
     }
 
 
+def run_grader_many(
+    grader: Mapping[str, Any],
+    pairs: Sequence[tuple[Mapping[str, Any] | None, str | Mapping[str, Any]]],
+) -> list[dict[str, Any]]:
+    """`run_grader` for each (item, sample), with every python grader's calls made in one
+    process per grader source instead of one process per call."""
+    inputs = [
+        (dict(item or {}), sample_namespace(s) if isinstance(s, str) else dict(s))
+        for item, s in pairs
+    ]
+    outcomes: dict[str, list[PythonOutcome]] = {}
+    for source in sorted(_python_sources(grader)):
+        calls = [(sample, item) for item, sample in inputs]
+        outcomes[source] = run_python_graders(source, calls)
+    results: list[dict[str, Any]] = []
+    for number, (item, sample) in enumerate(inputs):
+
+        def ready(
+            source: str, _sample: dict[str, Any], _item: dict[str, Any], number: int = number
+        ) -> PythonOutcome:
+            return outcomes[source][number]
+
+        results.append(run_grader(grader, item, sample, python_runner=ready))
+    return results
+
+
+def _python_sources(grader: Mapping[str, Any]) -> set[str]:
+    if grader.get("type") == "python":
+        return {str(grader.get("source", ""))}
+    if grader.get("type") == "multi":
+        return {source for _, sub in multi_subgraders(grader) for source in _python_sources(sub)}
+    return set()
+
+
 @dataclass(frozen=True)
 class _Inputs:
     """What every grader of one run reads: the item, the sample namespace, the python runner."""
@@ -167,6 +205,20 @@ def _render_pair(grader: Mapping[str, Any], inputs: _Inputs) -> tuple[str, str]:
     return text, reference
 
 
+def _template_flag(error: TemplateError, inputs: _Inputs) -> str:
+    """`sample_parse_error` when the grader reads output_json of a sample that is not JSON,
+    else `invalid_variable_error`."""
+    ref = error.reference
+    if (
+        ref is not None
+        and ref.namespace == "sample"
+        and ref.path[:1] == ("output_json",)
+        and inputs.sample.get("output_json") is None
+    ):
+        return "sample_parse_error"
+    return "invalid_variable_error"
+
+
 def check_strings(operation: str, text: str, reference: str) -> bool:
     """The string_check operations on already rendered strings."""
     if operation == "eq":
@@ -183,8 +235,8 @@ def check_strings(operation: str, text: str, reference: str) -> bool:
 def _string_check(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     try:
         text, reference = _render_pair(grader, inputs)
-    except TemplateError:
-        return _Run().fail("invalid_variable_error")
+    except TemplateError as error:
+        return _Run().fail(_template_flag(error, inputs))
     passed = check_strings(str(grader["operation"]), text, reference)
     return _Run(reward=1.0 if passed else 0.0)
 
@@ -192,8 +244,8 @@ def _string_check(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
 def _text_similarity(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
     try:
         text, reference = _render_pair(grader, inputs)
-    except TemplateError:
-        return _Run().fail("invalid_variable_error")
+    except TemplateError as error:
+        return _Run().fail(_template_flag(error, inputs))
     return _Run(reward=similarity(str(grader["evaluation_metric"]), text, reference))
 
 
@@ -224,13 +276,15 @@ def _model_stand_in(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
             rendered: list[str] = []
             for where, text in content_strings(message.get("content"), f"input[{number}]"):
                 rendered.append(render(text, item=item, sample=sample, field=where))
+                if where.endswith((".image_url", ".input_audio.data")):
+                    continue  # media, not text the stand-in can compare
                 for ref in string_references(text, field=where):
                     value = render_value(lookup(namespaces[ref.namespace], ref.path))
                     (item_values if ref.namespace == "item" else sample_values).append(value)
             role = str(message.get("role", "user"))
             messages.append({"role": role, "content": "\n".join(rendered)})
-    except TemplateError:
-        return _Run().fail("invalid_variable_error")
+    except TemplateError as error:
+        return _Run().fail(_template_flag(error, inputs))
     answer = "\n".join(sample_values) if sample_values else str(sample.get("output_text", ""))
     reference = "\n".join(item_values) if item_values else None
     s = stand_in_similarity(answer, reference)
@@ -294,6 +348,8 @@ def _multi(grader: Mapping[str, Any], inputs: _Inputs) -> _Run:
         formula = parse_formula(str(grader.get("calculate_output", "")))
     except ExpressionError:
         return run.fail("formula_parse_error")
+    if any(run.errors[flag] for flag in ERROR_FLAGS):
+        return run  # a sub-grader failed: reward 0, its flags and the others' rewards reported
     try:
         run.reward = formula.evaluate(run.sub_rewards)
     except ExpressionError as error:

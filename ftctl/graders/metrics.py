@@ -95,9 +95,11 @@ def meteor(text: str, reference: str) -> float:
 
 @cache
 def _rouge_scorer(kind: str) -> Any:
-    from rouge_score import rouge_scorer
+    from rouge_score import rouge_scorer, tokenizers
 
-    return rouge_scorer.RougeScorer([kind], use_stemmer=False)
+    # An explicit tokenizer (the default one) keeps RougeScorer from logging that it chose it.
+    tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
+    return rouge_scorer.RougeScorer([kind], use_stemmer=False, tokenizer=tokenizer)
 
 
 def rouge(kind: str) -> Callable[[str, str], float]:

@@ -32,11 +32,14 @@ _HEAD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class TemplateError(ValueError):
     """A template that cannot be rendered: bad syntax, unknown namespace or a missing variable."""
 
-    def __init__(self, message: str, *, field: str, text: str) -> None:
+    def __init__(
+        self, message: str, *, field: str, text: str, reference: Reference | None = None
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.message = message
         self.field = field
         self.text = text
+        self.reference = reference  # the variable that is missing, when that is the problem
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,7 @@ def render(
                 f"{ref.text}: {ref.dotted} is not in the {ref.namespace}",
                 field=field,
                 text=ref.text,
+                reference=ref,
             )
         return render_value(value)
 

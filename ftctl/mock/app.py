@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ftctl.mock import errors, permissions
 from ftctl.mock.azure import AzureShape
 from ftctl.mock.errors import APIError
-from ftctl.mock.http import RAW_SEND, Envelope, Faults, error_response
+from ftctl.mock.http import RAW_SEND, Envelope, Faults, error_response, log
 from ftctl.mock.routes import files, graders, jobs, models, sampling, uploads
 from ftctl.mock.store import Limits, Store
 
@@ -81,12 +81,14 @@ def create_app(
         return error_response(errors.http_error(exc.status_code, str(exc.detail)))
 
     async def on_crash(request: Request, exc: Exception) -> Response:
+        # A 500 is a bug in the mock, never the client's doing: say where, on the server's log.
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(errors.server_error())
 
     app = MockApp(
         routes=routes(),
         middleware=[
-            Middleware(AzureShape),
+            Middleware(AzureShape, store=store),
             Middleware(Envelope, store=store, faults=faults, api_key=api_key),
         ],
         exception_handlers={

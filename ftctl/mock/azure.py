@@ -6,7 +6,8 @@
     /openai/v1/fine_tuning/jobs                                ->  /v1/fine_tuning/jobs (v1 surface)
 
 This is what the SDK's `AzureOpenAI(azure_endpoint=..., api_key=..., api_version=...)` sends. A
-deployment's name is the model it serves (the mock deploys every model under its own name).
+deployment's name is the model it serves (the mock deploys every base model and live tune under
+its own name); any other name gets Azure's `DeploymentNotFound`.
 Errors raised before the request reaches a handler use Azure's bodies, `{"error": {"code",
 "message"}}`; past that point the handlers answer as OpenAI's service does, which is what Azure's
 fine-tuning API returns for its own objects.
@@ -21,6 +22,9 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ftctl.mock.errors import APIError
+from ftctl.mock.store import Store
 
 PREFIX = "/openai/"
 
@@ -55,6 +59,12 @@ def azure_error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+DEPLOYMENT_NOT_FOUND = (
+    "The API deployment for this resource does not exist. If you created the deployment within "
+    "the last 5 minutes, please wait a moment and try again."
+)
+
+
 def resource_not_found() -> JSONResponse:
     # What Azure answers for a path it does not serve, and for a missing api-version.
     return azure_error(404, "404", "Resource not found")
@@ -63,8 +73,18 @@ def resource_not_found() -> JSONResponse:
 class AzureShape:
     """Pure ASGI middleware: checks and rewrites Azure-shaped requests, passes others through."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, store: Store | None = None) -> None:
         self.app = app
+        self.store = store  # to tell a deployment that does not exist (no model by that name)
+
+    def _deployed(self, name: str) -> bool:
+        if self.store is None:
+            return True
+        try:
+            self.store.sampling_model(name, self.store.clock())
+        except APIError:
+            return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -103,6 +123,11 @@ class AzureShape:
                 await resource_not_found()(scope, receive, send)
                 return
             deployment, rest = name, route
+            if not self._deployed(deployment):
+                await azure_error(404, "DeploymentNotFound", DEPLOYMENT_NOT_FOUND)(
+                    scope, receive, send
+                )
+                return
 
         inner = dict(scope)
         inner["path"] = "/v1/" + rest

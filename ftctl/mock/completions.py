@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ftctl.mock.errors import APIError, check_int_range, invalid_type, missing
+from ftctl.mock import errors, params
+from ftctl.mock.errors import check_int_range, invalid_type, missing
 from ftctl.mock.json_output import SchemaError, check_strict, instance, json_object
 
 _BASE_SENTENCES = (
@@ -171,7 +172,7 @@ def check_known(body: dict[str, Any], allowed: frozenset[str]) -> None:
     """The service's refusal of an argument it does not know (it names no `param` for these)."""
     for key in body:
         if key not in allowed:
-            raise APIError(400, f"Unrecognized request argument supplied: {key}")
+            raise errors.unrecognized_sampling_argument(key)
 
 
 def check_decimal(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
@@ -182,21 +183,9 @@ def check_decimal(body: dict[str, Any], name: str, low: float, high: float) -> f
         raise invalid_type(name, "a decimal", value)
     assert isinstance(value, int | float)
     if value < low:
-        raise APIError(
-            400,
-            f"Invalid '{name}': decimal below minimum value. Expected a value >= {low:g}, but "
-            f"got {value:g} instead.",
-            param=name,
-            code="decimal_below_min_value",
-        )
+        raise errors.decimal_below(name, low, value)
     if value > high:
-        raise APIError(
-            400,
-            f"Invalid '{name}': decimal above maximum value. Expected a value <= {high:g}, but "
-            f"got {value:g} instead.",
-            param=name,
-            code="decimal_above_max_value",
-        )
+        raise errors.decimal_above(name, high, value)
     return float(value)
 
 
@@ -218,24 +207,6 @@ def check_bool(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def check_stop(raw: object) -> list[str]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-        if len(raw) > 4:
-            raise APIError(
-                400,
-                f"Invalid 'stop': array too long. Expected an array with maximum length 4, but "
-                f"got an array with length {len(raw)} instead.",
-                param="stop",
-                code="array_above_max_length",
-            )
-        return [str(s) for s in raw]
-    raise invalid_type("stop", "a string or an array of strings", raw)
-
-
 def _check_sampling(body: dict[str, Any]) -> None:
     check_decimal(body, "temperature", 0, 2)
     check_decimal(body, "top_p", 0, 1)
@@ -247,13 +218,7 @@ def _check_sampling(body: dict[str, Any]) -> None:
             raise invalid_type("logit_bias", "an object", bias)
         for token, weight in bias.items():
             if not _is_number(weight) or not -100 <= weight <= 100:
-                raise APIError(
-                    400,
-                    f"Invalid 'logit_bias': the bias for token {token} must be a number between "
-                    "-100 and 100.",
-                    param="logit_bias",
-                    code="invalid_value",
-                )
+                raise errors.logit_bias_range(str(token))
 
 
 @dataclass(frozen=True)
@@ -292,12 +257,7 @@ def _stream_options(body: dict[str, Any]) -> tuple[bool, bool]:
     stream = check_bool(body, "stream")
     options = body.get("stream_options")
     if options is not None and not stream:
-        raise APIError(
-            400,
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            param="stream_options",
-            code="invalid_value",
-        )
+        raise errors.stream_options_without_stream()
     include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
     return stream, include_usage
 
@@ -329,13 +289,7 @@ def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Forced | None]:
         return listed, None
     if choice == "required":
         if not listed:
-            raise APIError(
-                400,
-                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
-                "are specified.",
-                param="tool_choice",
-                code="invalid_value",
-            )
+            raise errors.tool_choice_without_tools()
         return listed, Forced("tool", None)
     if isinstance(choice, dict):
         function = choice.get("function") if kind == "tool" else choice
@@ -343,21 +297,9 @@ def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Forced | None]:
         if not isinstance(name, str):
             raise missing(f"{param}.function.name" if kind == "tool" else f"{param}.name")
         if name not in names:
-            raise APIError(
-                400,
-                f"Invalid value for '{param}': no function named '{name}' was specified in the "
-                f"'{'tools' if kind == 'tool' else 'functions'}' parameter.",
-                param=param,
-                code="invalid_value",
-            )
+            raise errors.no_such_function(param, name, "tools" if kind == "tool" else "functions")
         return listed, Forced(kind, name)  # type: ignore[arg-type]
-    raise APIError(
-        400,
-        f"Invalid value for '{param}': expected 'none', 'auto', 'required' or an object naming "
-        "a function.",
-        param=param,
-        code="invalid_value",
-    )
+    raise errors.bad_tool_choice(param)
 
 
 def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -372,13 +314,7 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "json_object":
         return fmt
     if kind != "json_schema":
-        raise APIError(
-            400,
-            f"Invalid value: '{kind}'. Supported values are: 'json_object', 'json_schema', "
-            "and 'text'.",
-            param="response_format.type",
-            code="invalid_value",
-        )
+        raise errors.response_format_type(kind)
     spec = fmt.get("json_schema")
     if not isinstance(spec, dict):
         raise missing("response_format.json_schema")
@@ -392,18 +328,18 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
         try:
             check_strict(schema or {})
         except SchemaError as exc:
-            raise APIError(
-                400,
-                f"Invalid schema for response_format '{name}': In context={exc.where}, {exc}",
-                param="response_format",
-                code="invalid_json_schema",
-            ) from None
+            raise errors.invalid_json_schema(name, exc.where, str(exc)) from None
     return fmt
 
 
-def parse_chat(body: dict[str, Any]) -> ChatRequest:
-    """Check a chat request the way the service does before it samples; raise APIError."""
+def parse_chat(body: dict[str, Any], *, reasoning: bool = False) -> ChatRequest:
+    """Check a chat request the way the service does before it samples; raise APIError.
+
+    reasoning: the model is a reasoning model; others refuse `reasoning_effort` as an argument
+    they do not know, as the service's do."""
     check_known(body, CHAT_PARAMS)
+    if body.get("reasoning_effort") is not None and not reasoning:
+        raise errors.unrecognized_sampling_argument("reasoning_effort")
     messages = body.get("messages")
     if messages is None:
         raise missing("messages")
@@ -419,13 +355,7 @@ def parse_chat(body: dict[str, Any]) -> ChatRequest:
     logprobs = check_bool(body, "logprobs")
     top = check_int(body, "top_logprobs", 0, 20)
     if top is not None and not logprobs:
-        raise APIError(
-            400,
-            "Invalid value for 'top_logprobs': 'logprobs' must be set to true when "
-            "'top_logprobs' is used.",
-            param="top_logprobs",
-            code="invalid_value",
-        )
+        raise errors.top_logprobs_without_logprobs()
     stream, include_usage = _stream_options(body)
     tools, forced = _tools(body)
     seed = body.get("seed")
@@ -434,7 +364,7 @@ def parse_chat(body: dict[str, Any]) -> ChatRequest:
     return ChatRequest(
         messages=messages,
         n=n,
-        stop=check_stop(body.get("stop")),
+        stop=params.stop(body.get("stop")),
         stream=stream,
         include_usage=include_usage,
         max_tokens=max_tokens,
@@ -466,17 +396,12 @@ def parse_completion(body: dict[str, Any]) -> CompletionRequest:
     n = check_int(body, "n", 1, 128) or 1
     best_of = check_int(body, "best_of", 0, 20)
     if best_of is not None and best_of < n:
-        raise APIError(
-            400,
-            "best_of must be greater than or equal to n.",
-            param="best_of",
-            code="invalid_value",
-        )
+        raise errors.best_of_below_n()
     max_tokens = check_int(body, "max_tokens", 0, 1 << 20)
     stream, include_usage = _stream_options(body)
     return CompletionRequest(
         n=n,
-        stop=check_stop(body.get("stop")),
+        stop=params.stop(body.get("stop")),
         stream=stream,
         include_usage=include_usage,
         max_tokens=16 if max_tokens is None else max_tokens,
@@ -639,7 +564,8 @@ def chat_choices(
             out.append(_call(req, text, enc, seed))
             continue
         if req.response_format is not None:
-            text = _structured(req.response_format, text, seed)
+            prompt = "\n".join(message_text(m) for m in req.messages)
+            text = _structured(req.response_format, text, prompt, seed)
         tokens = enc.encode_ordinary(text)
         reason = plain.finish_reason
         if req.response_format is not None:
@@ -651,9 +577,9 @@ def chat_choices(
     return out
 
 
-def _structured(fmt: dict[str, Any], text: str, seed: str) -> str:
+def _structured(fmt: dict[str, Any], text: str, prompt: str, seed: str) -> str:
     if fmt["type"] == "json_object":
-        return json.dumps(json_object(text), ensure_ascii=False)
+        return json.dumps(json_object(text, prompt, seed=seed), ensure_ascii=False)
     schema = fmt["json_schema"].get("schema") or {"type": "object"}
     return json.dumps(instance(schema, text, seed=seed), ensure_ascii=False)
 

@@ -498,3 +498,168 @@ def cannot_resume(job_id: str, status: str) -> APIError:
         f"Job {job_id} is {status}; only a paused job can be resumed.",
         param="fine_tuning_job_id",
     )
+
+
+# -- sampling: chat and completions arguments ---------------------------------------------------
+def unrecognized_sampling_argument(name: str) -> APIError:
+    # Chat and completions name no `param` for these, unlike the fine-tuning endpoints.
+    return APIError(400, f"Unrecognized request argument supplied: {name}")
+
+
+def decimal_below(param: str, low: float, value: float) -> APIError:
+    return APIError(
+        400,
+        f"Invalid '{param}': decimal below minimum value. Expected a value >= {low:g}, but got "
+        f"{value:g} instead.",
+        param=param,
+        code="decimal_below_min_value",
+    )
+
+
+def decimal_above(param: str, high: float, value: float) -> APIError:
+    return APIError(
+        400,
+        f"Invalid '{param}': decimal above maximum value. Expected a value <= {high:g}, but got "
+        f"{value:g} instead.",
+        param=param,
+        code="decimal_above_max_value",
+    )
+
+
+def logit_bias_range(token: str) -> APIError:
+    return invalid_value(
+        "logit_bias",
+        f"Invalid 'logit_bias': the bias for token {token} must be a number between -100 and 100.",
+    )
+
+
+def stream_options_without_stream() -> APIError:
+    return invalid_value(
+        "stream_options",
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+    )
+
+
+def tool_choice_without_tools() -> APIError:
+    return invalid_value(
+        "tool_choice",
+        "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+        "specified.",
+    )
+
+
+def no_such_function(param: str, name: str, listed_in: str) -> APIError:
+    return invalid_value(
+        param,
+        f"Invalid value for '{param}': no function named '{name}' was specified in the "
+        f"'{listed_in}' parameter.",
+    )
+
+
+def bad_tool_choice(param: str) -> APIError:
+    return invalid_value(
+        param,
+        f"Invalid value for '{param}': expected 'none', 'auto', 'required' or an object naming "
+        "a function.",
+    )
+
+
+def response_format_type(kind: object) -> APIError:
+    return invalid_value(
+        "response_format.type",
+        f"Invalid value: '{kind}'. Supported values are: 'json_object', 'json_schema', and 'text'.",
+    )
+
+
+def invalid_json_schema(name: str, where: str, problem: str) -> APIError:
+    return APIError(
+        400,
+        f"Invalid schema for response_format '{name}': In context={where}, {problem}",
+        param="response_format",
+        code="invalid_json_schema",
+    )
+
+
+def top_logprobs_without_logprobs() -> APIError:
+    return invalid_value(
+        "top_logprobs",
+        "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' "
+        "is used.",
+    )
+
+
+def best_of_below_n() -> APIError:
+    return invalid_value("best_of", "best_of must be greater than or equal to n.")
+
+
+# -- fine-tuning methods --------------------------------------------------------------------------
+def reasoning_effort_value(param: str, value: object) -> APIError:
+    return invalid_value(
+        param,
+        f"Invalid value for '{param}': {value!r}. Supported values are: 'default', 'low', "
+        "'medium', and 'high'.",
+    )
+
+
+def hyperparameter_range(param: str, low: float, high: float | None, value: float) -> APIError:
+    bound = f"greater than {low:g}" + (f" and at most {high:g}" if high is not None else "")
+    return invalid_value(
+        param, f"Invalid '{param}': expected a value {bound}, but got {value} instead."
+    )
+
+
+# -- checkpoint permissions -----------------------------------------------------------------------
+def admin_key_required() -> APIError:
+    return APIError(
+        403,
+        "You have insufficient permissions for this operation. Checkpoint permissions need an "
+        "admin API key (sk-admin-...), made by an organization owner.",
+        code="insufficient_permissions",
+    )
+
+
+def checkpoint_not_found(name: str) -> APIError:
+    return APIError(
+        404,
+        f"Checkpoint {name} not found.",
+        param="fine_tuned_model_checkpoint",
+        code="model_not_found",
+    )
+
+
+def bad_project_id(index: int, project: str) -> APIError:
+    return invalid_value(
+        f"project_ids[{index}]",
+        f"Invalid project ID '{project}': project IDs start with 'proj_'.",
+    )
+
+
+def already_shared(index: int, name: str, project: str) -> APIError:
+    return invalid_value(
+        f"project_ids[{index}]", f"Checkpoint {name} is already shared with project {project}."
+    )
+
+
+def permission_not_found(permission_id: str, name: str) -> APIError:
+    return APIError(
+        404,
+        f"No permission found with ID {permission_id} for checkpoint {name}.",
+        param="permission_id",
+        code="not_found",
+    )
+
+
+def empty_array(param: str) -> APIError:
+    return APIError(
+        400,
+        f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an "
+        "empty array instead.",
+        param=param,
+        code="empty_array",
+    )
+
+
+def permission_order(value: str) -> APIError:
+    return invalid_value(
+        "order", f"Invalid value for 'order': '{value}'. Expected 'ascending' or 'descending'."
+    )

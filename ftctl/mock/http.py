@@ -214,11 +214,13 @@ def endpoint(
     *,
     body: BodyKind = "none",
     form_limit: FormLimit | None = None,
+    offload: Callable[[Call], bool] | None = None,
 ) -> Route:
     """Register `handler`: the body is read and checked first, then the clock is read once (which
     also brings finished jobs' outputs into being), then the handler runs; a dict it returns is
-    sent as JSON. A plain (not async) handler runs on a worker thread: that is for work that
-    takes long (generating text), so it never holds up other requests."""
+    sent as JSON. A plain (not async) handler runs on a worker thread when `offload(call)`
+    says the work is long (a long generation), so it never holds up other requests; short work
+    runs inline, since handing a request to a thread costs more than most answers."""
     threaded = not inspect.iscoroutinefunction(handler)
 
     async def run(request: Request) -> Response:
@@ -234,8 +236,10 @@ def endpoint(
             call.form = reader.fields
         try:
             call.now = store.sync()
-            if threaded:
+            if threaded and (offload is None or offload(call)):
                 result = await run_in_threadpool(handler, call)
+            elif threaded:
+                result = handler(call)
             else:
                 result = await handler(call)  # type: ignore[misc]
         finally:

@@ -180,12 +180,60 @@ def instance(schema: dict[str, Any], text: str, *, seed: str) -> Any:
     return _Filler(schema, text, seed).value(schema)
 
 
-def json_object(text: str) -> dict[str, Any]:
-    """`json_object` mode: the answer itself when it is a JSON object, else it wrapped in one."""
-    try:
-        parsed = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
-        parsed = None
+def json_object(text: str, prompt: str = "", *, seed: str = "") -> dict[str, Any]:
+    """`json_object` mode: the answer itself when it is a JSON object; else, when the prompt
+    shows the shape it wants (a JSON Schema, as LangChain's format instructions print one, or
+    an example object), an instance of that shape; else the answer wrapped in an object."""
+    parsed = _loads(text)
     if isinstance(parsed, dict):
         return parsed
+    shape = _shape_in(prompt)
+    if shape is not None:
+        value = instance(shape, text, seed=seed)
+        if isinstance(value, dict) and value:
+            return value
     return {"response": text.strip()}
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return None
+
+
+def _shape_in(prompt: str) -> dict[str, Any] | None:
+    """The last JSON object written in the prompt, as a schema: itself if it is one, else the
+    schema its example values imply."""
+    decoder = json.JSONDecoder()
+    found: dict[str, Any] | None = None
+    at = prompt.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(prompt, at)
+        except json.JSONDecodeError:
+            at = prompt.find("{", at + 1)
+            continue
+        if isinstance(value, dict) and value:
+            found = value
+        at = prompt.find("{", end)
+    if found is None:
+        return None
+    if isinstance(found.get("properties"), dict):
+        return found
+    return _schema_of(found)
+
+
+def _schema_of(example: Any) -> dict[str, Any]:
+    if isinstance(example, dict):
+        properties = {k: _schema_of(v) for k, v in example.items()}
+        return {"type": "object", "properties": properties, "required": list(properties)}
+    if isinstance(example, list):
+        return {"type": "array", "items": _schema_of(example[0]) if example else {}}
+    if isinstance(example, bool):
+        return {"type": "boolean"}
+    if isinstance(example, int):
+        return {"type": "integer"}
+    if isinstance(example, float):
+        return {"type": "number"}
+    return {"type": "string"}

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftctl.mock.errors import APIError, invalid_type, missing
+from ftctl.mock import errors
+from ftctl.mock.errors import invalid_type, missing
 from ftctl.mock.http import Call, endpoint
 from ftctl.mock.store import Store
 
@@ -55,30 +56,15 @@ class PermissionBook:
 
     def check_checkpoint(self, name: str, now: float) -> None:
         if self.store.tuned_or_checkpoint(name, now) is None:
-            raise APIError(
-                404,
-                f"Checkpoint {name} not found.",
-                param="fine_tuned_model_checkpoint",
-                code="model_not_found",
-            )
+            raise errors.checkpoint_not_found(name)
 
     def share(self, name: str, project_ids: list[str], now: float) -> list[Permission]:
         existing = {p.project_id for p in self.by_checkpoint.get(name, [])}
         for i, project in enumerate(project_ids):
             if not project.startswith("proj_"):
-                raise APIError(
-                    400,
-                    f"Invalid project ID '{project}': project IDs start with 'proj_'.",
-                    param=f"project_ids[{i}]",
-                    code="invalid_value",
-                )
+                raise errors.bad_project_id(i, project)
             if project in existing or project_ids.index(project) != i:
-                raise APIError(
-                    400,
-                    f"Checkpoint {name} is already shared with project {project}.",
-                    param=f"project_ids[{i}]",
-                    code="invalid_value",
-                )
+                raise errors.already_shared(i, name, project)
         created = [
             Permission(self.store.new_id("cp_"), int(now), p, self.store.next_seq())
             for p in project_ids
@@ -97,12 +83,7 @@ class PermissionBook:
                 if self.store.db is not None:
                     self.store.db.delete("permission", permission.id)
                 return permission
-        raise APIError(
-            404,
-            f"No permission found with ID {permission_id} for checkpoint {name}.",
-            param="permission_id",
-            code="not_found",
-        )
+        raise errors.permission_not_found(permission_id, name)
 
     def listed(self, name: str, project_id: str | None, descending: bool) -> list[Permission]:
         found = [
@@ -128,12 +109,7 @@ def _book(call: Call) -> PermissionBook:
     if book.admin_keys_only:
         key = call.request.headers.get("authorization", "").partition(" ")[2].strip()
         if not key.startswith(ADMIN_PREFIX):
-            raise APIError(
-                403,
-                "You have insufficient permissions for this operation. Checkpoint permissions "
-                "need an admin API key (sk-admin-...), made by an organization owner.",
-                code="insufficient_permissions",
-            )
+            raise errors.admin_key_required()
     book.check_checkpoint(call.path["checkpoint"], call.now)
     return book
 
@@ -146,13 +122,7 @@ async def create(call: Call) -> dict[str, Any]:
     if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
         raise invalid_type("project_ids", "an array of strings", projects)
     if not projects:
-        raise APIError(
-            400,
-            "Invalid 'project_ids': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param="project_ids",
-            code="empty_array",
-        )
+        raise errors.empty_array("project_ids")
     created = book.share(call.path["checkpoint"], [str(p) for p in projects], call.now)
     return _list_body([p.as_json() for p in created], False)
 
@@ -161,12 +131,7 @@ async def list_permissions(call: Call) -> dict[str, Any]:
     book = _book(call)
     order = call.query.get("order", "descending")
     if order not in ("ascending", "descending"):
-        raise APIError(
-            400,
-            f"Invalid value for 'order': '{order}'. Expected 'ascending' or 'descending'.",
-            param="order",
-            code="invalid_value",
-        )
+        raise errors.permission_order(order)
     limit = call.query_int("limit", 10, 1, 100)
     found = book.listed(
         call.path["checkpoint"], call.query.get("project_id"), order == "descending"

@@ -162,6 +162,7 @@ class Job:
     materialized: bool = False
     _timeline: list[SimEvent] | None = None
     _ids: dict[str, int] | None = None
+    _id_list: list[str] = field(default_factory=list)
     _final: bytes | None = None  # the object's JSON, once the job can no longer change
 
     # -- the clock ------------------------------------------------------------------------------
@@ -377,6 +378,7 @@ class Job:
         """Event id -> index in the timeline (built once, with the timeline)."""
         if self._ids is None:
             self._ids = {self._event_id(ev.key): i for i, ev in enumerate(self.timeline())}
+            self._id_list = list(self._ids)
         return self._ids
 
     def _event_id(self, key: str) -> str:
@@ -437,20 +439,24 @@ class Job:
             else:
                 return [], False
         out: list[dict[str, Any]] = []
+        self._event_ids()
+        ids = self._id_list
         while (t >= 0 or e >= 0) and len(out) < limit:
             real_t = self.real(timeline[t].sim) if t >= 0 else -math.inf
             if e >= 0 and (extras[e][0], extras[e][1]) > (real_t, t):
                 out.append(self._event(extras[e][2].key, extras[e][0], extras[e][2]))
                 e -= 1
             else:
-                out.append(self._event(timeline[t].key, real_t, timeline[t]))
+                out.append(self._event(timeline[t].key, real_t, timeline[t], ids[t]))
                 t -= 1
         return out, t >= 0 or e >= 0
 
-    def _event(self, key: str, real: float, ev: SimEvent) -> dict[str, Any]:
+    def _event(
+        self, key: str, real: float, ev: SimEvent, event_id: str | None = None
+    ) -> dict[str, Any]:
         return {
             "object": "fine_tuning.job.event",
-            "id": self._event_id(key),
+            "id": event_id or self._event_id(key),
             "created_at": int(real),
             "level": ev.level,
             "message": ev.message,

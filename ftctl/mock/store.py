@@ -9,6 +9,7 @@ id and by metadata, finished jobs' outputs come into being from a queue ordered 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import os
@@ -34,6 +35,7 @@ from ftctl.mock.records import (
     TunedModel,
     UploadRecord,
     digest,
+    dump,
 )
 from ftctl.mock.training import (
     DataError,
@@ -119,7 +121,8 @@ class Store:
         self._due: list[tuple[float, int, str]] = []  # (finish time, position, job id)
         self._active: set[str] = set()
         self._datasets: dict[str, Dataset | DataError] = {}
-        self._models_json: list[dict[str, Any]] | None = None
+        self._models_json: bytes | None = None
+        self._file_order: list[tuple[int, int, str]] = []  # (created_at, seq, id), sorted
         if self.db is not None:
             self._load(self.db)
 
@@ -190,12 +193,14 @@ class Store:
         self._save_job(job)
 
     # -- models ---------------------------------------------------------------------------------
-    def model_list(self) -> list[dict[str, Any]]:
+    def model_list(self) -> bytes:
+        """GET /v1/models as JSON: built once, again only when a tune comes or goes."""
         if self._models_json is None:
-            self._models_json = [
+            data = [
                 {"id": m.id, "object": "model", "created": m.created, "owned_by": "system"}
                 for m in BASE_MODELS.values()
             ] + [m.as_json() for m in self.models.values()]
+            self._models_json = dump({"object": "list", "data": data})
         return self._models_json
 
     def model(self, name: str) -> dict[str, Any]:
@@ -267,7 +272,7 @@ class Store:
             seq=self.next_seq(),
             path=path,
         )
-        self.files[record.id] = record
+        self._add_file(record)
         if self.db is not None:
             self.db.save("file", record.id, record.seq, _file_row(record))
         return record
@@ -294,18 +299,34 @@ class Store:
     def delete_file(self, file_id: str) -> FileRecord:
         record = self.file(file_id)
         del self.files[record.id]
+        del self._file_order[bisect.bisect_left(self._file_order, _file_key(record))]
         if self.db is not None:
             self.db.delete("file", record.id)
         # Jobs read their data when created, so the bytes can go; a stored dataset stays.
         record.path.unlink(missing_ok=True)
         return record
 
-    def list_files(self, purpose: str | None, descending: bool) -> list[FileRecord]:
-        return sorted(
-            (f for f in self.files.values() if purpose is None or f.purpose == purpose),
-            key=lambda f: (f.created_at, f.seq),
-            reverse=descending,
-        )
+    def _add_file(self, record: FileRecord) -> None:
+        self.files[record.id] = record
+        bisect.insort(self._file_order, _file_key(record))
+
+    def list_files(
+        self, purpose: str | None, descending: bool, after: str | None
+    ) -> Iterator[FileRecord]:
+        """Files by creation time from the sorted index, starting past `after`."""
+        order = self._file_order
+        if after:
+            record = self.files.get(after)
+            if record is None:
+                return
+            at = bisect.bisect_left(order, _file_key(record))
+            positions = range(at - 1, -1, -1) if descending else range(at + 1, len(order))
+        else:
+            positions = range(len(order) - 1, -1, -1) if descending else range(len(order))
+        for position in positions:
+            found = self.files.get(order[position][2])
+            if found is not None and (purpose is None or found.purpose == purpose):
+                yield found
 
     # -- uploads --------------------------------------------------------------------------------
     def create_upload(
@@ -590,14 +611,16 @@ class Store:
         for key, _, row in db.load("dataset"):
             self._datasets[key] = _dataset_from_row(row)
         for file_id, seq, row in db.load("file"):
-            self.files[file_id] = FileRecord(
-                id=file_id,
-                filename=row["filename"],
-                purpose=row["purpose"],
-                size=row["bytes"],
-                created_at=row["created_at"],
-                seq=seq,
-                path=self.blobs / file_id,
+            self._add_file(
+                FileRecord(
+                    id=file_id,
+                    filename=row["filename"],
+                    purpose=row["purpose"],
+                    size=row["bytes"],
+                    created_at=row["created_at"],
+                    seq=seq,
+                    path=self.blobs / file_id,
+                )
             )
         for upload_id, _, row in db.load("upload"):
             upload = UploadRecord(
@@ -671,6 +694,10 @@ class Store:
             materialized=row["materialized"],
         )
         return job
+
+
+def _file_key(record: FileRecord) -> tuple[int, int, str]:
+    return (record.created_at, record.seq, record.id)
 
 
 def _kind(base: BaseModel, method_type: str) -> Kind:

@@ -362,7 +362,10 @@ Grade = Callable[[Mapping[str, Any], Mapping[str, Any], str], float]
 
 REASONING_TOKENS = {"low": 350.0, "medium": 1100.0, "high": 2900.0}
 _CANDIDATES = 4  # item values tried as answers, per item
-_GRADED_ITEMS = 200  # beyond this, items share the scores of the first ones (bounded cost)
+# Grader runs per dataset: a python grader starts a sandboxed process per run, so it gets few;
+# items past the budget take the scores of an item that was graded, and its choice of field.
+_GRADE_BUDGET = 256
+_PYTHON_GRADE_BUDGET = 12
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,7 @@ class Scored:
     base_reward: float
     best_answer: str
     best_reward: float
+    best_key: str | None  # the item field whose value scored best; None: the base answer
 
 
 def base_answer(prompt: str) -> str:
@@ -383,16 +387,24 @@ def base_answer(prompt: str) -> str:
     return next(base_text(prompt)).strip()
 
 
-def _item_values(item: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
-    for value in item.values():
+def _item_values(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in item.items():
         if isinstance(value, str) and value.strip():
-            out.append(value)
+            out.append((key, value))
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(str(value))
+            out.append((key, str(value)))
         if len(out) == _CANDIDATES:
             break
     return out
+
+
+def _runs_python(grader: Mapping[str, Any]) -> bool:
+    if grader.get("type") == "python":
+        return True
+    subs = grader.get("graders")
+    values = subs.values() if isinstance(subs, dict) else subs if isinstance(subs, list) else []
+    return any(isinstance(g, Mapping) and _runs_python(g) for g in values)
 
 
 def score_items(
@@ -404,20 +416,31 @@ def score_items(
     """Run the grader on the base model's answer and on each answer a policy could learn (the
     item's own values: a reference answer, a label), keeping the best. A grader that rewards
     what the data holds lets training climb; one that cannot be satisfied keeps rewards flat."""
+    budget = _PYTHON_GRADE_BUDGET if _runs_python(grader) else _GRADE_BUDGET
     scored: list[Scored] = []
+    graded = 0
     for index, (prompt, item) in enumerate(zip(prompts, items, strict=True)):
-        if index >= _GRADED_ITEMS:
-            twin = scored[index % _GRADED_ITEMS]
-            scored.append(twin)
-            continue
+        candidates = _item_values(item)
         base = base_answer(prompt)
+        if scored and graded + 1 + len(candidates) > budget:
+            twin = scored[index % len(scored)]
+            best = item.get(twin.best_key) if twin.best_key is not None else None
+            answer = str(best) if best is not None else base
+            scored.append(
+                Scored(prompt, base, twin.base_reward, answer, twin.best_reward, twin.best_key)
+            )
+            continue
         base_reward = grade(grader, item, base)
-        best, best_reward = base, base_reward
-        for candidate in _item_values(item):
+        graded += 1
+        best_answer, best_reward, best_key = base, base_reward, None
+        for key, candidate in candidates:
+            if best_reward >= 1.0:
+                break  # nothing scores better than a full reward
             reward = grade(grader, item, candidate)
+            graded += 1
             if reward > best_reward:
-                best, best_reward = candidate, reward
-        scored.append(Scored(prompt, base, base_reward, best, best_reward))
+                best_answer, best_reward, best_key = candidate, reward, key
+        scored.append(Scored(prompt, base, base_reward, best_answer, best_reward, best_key))
     return scored
 
 
@@ -454,11 +477,20 @@ def make_reinforcement_plan(
     effort = "medium" if effort == "default" else effort
     samples = int(given.get("eval_samples", 1))
 
+    graded: dict[tuple[str, str], float] = {}
+
+    def once(grader: Mapping[str, Any], item: Mapping[str, Any], sample: str) -> float:
+        # A validation file is often the training file: each (item, answer) is graded once.
+        key = (json.dumps(item, sort_keys=True, default=str), sample)
+        if key not in graded:
+            graded[key] = grade(grader, item, sample)
+        return graded[key]
+
     prompts = [prompt for prompt, _ in train.pairs]
-    scored = score_items(grader, prompts, train.items, grade)
+    scored = score_items(grader, prompts, train.items, once)
     valid_scored = None
     if valid is not None:
-        valid_scored = score_items(grader, [p for p, _ in valid.pairs], valid.items, grade)
+        valid_scored = score_items(grader, [p for p, _ in valid.pairs], valid.items, once)
     rng = random.Random(seed)
     rate = 3.0 * min(3.0, max(0.25, lr * math.sqrt(compute)))
 
@@ -568,18 +600,10 @@ def check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any
     for key, value in raw.items():
         name = f"{where}.{key}"
         if key not in HYPERPARAMETERS[method]:
-            raise errors.APIError(
-                400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
-            )
+            raise errors.unknown_parameter(name)
         if key == "reasoning_effort":
             if value not in REASONING_EFFORTS:
-                raise errors.APIError(
-                    400,
-                    f"Invalid value for '{name}': {value!r}. Supported values are: 'default', "
-                    "'low', 'medium', and 'high'.",
-                    param=name,
-                    code="invalid_value",
-                )
+                raise errors.reasoning_effort_value(name, value)
             out[key] = value
             continue
         if value == "auto":
@@ -600,13 +624,7 @@ def check_hyperparameters(raw: object, where: str, method: str) -> dict[str, Any
         ):
             raise errors.invalid_type(name, "a number or 'auto'", value)
         if value <= low or (high is not None and value > high):
-            bound = f"greater than {low:g}" + (f" and at most {high:g}" if high is not None else "")
-            raise errors.APIError(
-                400,
-                f"Invalid '{name}': expected a value {bound}, but got {value} instead.",
-                param=name,
-                code="invalid_value",
-            )
+            raise errors.hyperparameter_range(name, low, high, value)
         out[key] = value
     return out
 

@@ -1,8 +1,13 @@
 """Training-data checks, offline and streaming: no Typer, Rich or openai in here.
 
 - `check_training_file(path, model)`: what `ftctl create` runs before uploading.
-- `report.analyze_jsonl`: the chat / preference / prompt-completion JSONL report.
+- `run.prepare`: what `ftctl prepare` does, ending in one `result.PrepareResult`.
+- `engine`: bytes and processes (segments, workers, the JSONL parser, token counters);
+  `files`: bad files refused (paths, line and nesting bounds, non-JSON constants).
+- `records` / `report`: the service's rules for chat, preference and prompt/completion JSONL.
 - `legacy`: the checks and fixes of the legacy `openai tools fine_tunes.prepare_data`.
+
+Modules are imported where used, so `ftctl prepare --help` loads none of them.
 """
 
 from __future__ import annotations
@@ -10,10 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftctl.prepare.report import DataReport, analyze_jsonl
-from ftctl.pricing import load_overrides
-
-__all__ = ["DataReport", "UploadCheck", "analyze_jsonl", "check_training_file"]
+__all__ = ["UploadCheck", "check_training_file"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ def check_training_file(
     from ftctl.prepare.records import FORMAT_METHOD, REINFORCEMENT
     from ftctl.prepare.report import build_report
     from ftctl.prepare.scan import scan_jsonl
+    from ftctl.pricing import load_overrides
     from ftctl.tokens import encoding_name_for_model
 
     path = Path(path)
@@ -66,7 +69,7 @@ def check_training_file(
     if method is not None and FORMAT_METHOD[scan.format] != method:
         scan.add_problem(
             "wrong_method_for_data",
-            1,
+            _first_example_line(path),
             None,
             f"{scan.format} data trains with the {FORMAT_METHOD[scan.format]} method, not {method}",
         )
@@ -81,3 +84,10 @@ def check_training_file(
         estimated_cost_usd=report.estimated_cost_usd,
         method=FORMAT_METHOD[report.format],
     )
+
+
+def _first_example_line(path: Path) -> int:
+    """The number of the first non-blank line (the one the data's format is read from)."""
+    from ftctl.prepare.engine import first_values
+
+    return next((number for number, _raw in first_values(path)), 1)

@@ -12,12 +12,23 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ftctl.errors import InputError
+from ftctl.prepare import engine, files
+from ftctl.prepare.engine import BadLine, Segment
+from ftctl.prepare.files import (
+    LineTooLong,
+    NotJson,
+    bounded_text_lines,
+    check_input_path,
+    input_error,
+    line_too_long,
+    reject_constant,
+    too_deep,
+)
 
 Row = dict[str, str]
 
@@ -40,7 +51,19 @@ class Source:
     sheets: int = 1
 
 
-def _text(value: Any) -> str:
+class RowError(Exception):
+    """A bad row, located by its line within what was read (a segment, or the file)."""
+
+    def __init__(self, line: int, message: str, hint: str | None = None) -> None:
+        super().__init__(line, message, hint)
+        self.line = line
+        self.message = message
+        self.hint = hint
+
+
+def as_text(value: Any) -> str:
+    """A JSON value as the legacy tool read it into a cell: null "", numbers and booleans their
+    Python spelling, arrays and objects as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -48,6 +71,35 @@ def _text(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return str(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def as_row(line: int, value: object) -> Row:
+    """A parsed JSON line as a row of texts; RowError when it is not a JSON object."""
+    if type(value) is BadLine:
+        raise RowError(line, value.message)
+    if not isinstance(value, dict):
+        raise RowError(line, "each record must be a JSON object")
+    return {str(k): as_text(v) for k, v in value.items()}
+
+
+def _rows(values: Iterable[tuple[int, object]]) -> Iterator[tuple[int, Row]]:
+    for number, value in values:
+        if type(value) is dict:
+            for v in value.values():
+                if type(v) is not str:
+                    yield number, as_row(number, value)
+                    break
+            else:
+                yield number, value
+        else:
+            yield number, as_row(number, value)
+
+
+def segment_rows(path: Path, segment: Segment) -> tuple[int, Iterator[tuple[int, Row]]]:
+    """(physical lines, rows) of the JSON Lines in a segment of path; lines count from 1 in the
+    segment. RowError for a row that is not a JSON object."""
+    lines = engine.read_segment(path, segment)
+    return len(lines), _rows(engine.parse_lines(lines))
 
 
 def _first_char(path: Path) -> str:
@@ -63,27 +115,28 @@ def _json_layout(path: Path) -> str:
     """`array` for a JSON array (or one object spread over lines), `lines` for JSON Lines."""
     if _first_char(path) == "[":
         return "array"
-    with path.open("rb") as fh:
-        for raw in fh:
-            if raw.strip():
-                try:
-                    json.loads(raw)
-                except ValueError:
-                    return "array"  # an object spread over several lines
-                return "lines"
+    try:
+        for _number, raw in engine.first_values(path):
+            try:
+                json.loads(raw)
+            except ValueError:
+                return "array"  # an object spread over several lines
+            except RecursionError:
+                return "lines"  # the line is read again, and refused there
+            return "lines"
+    except LineTooLong:
+        return "lines"  # refused, with its line, when the lines are read
     return "lines"
 
 
 def open_source(path: Path) -> Source:
-    """Recognise the file by its extension (and, for JSON, its layout)."""
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if not path.is_file():
-        raise InputError(path, "not a file")
+    """Recognise the file by its extension (and, for JSON, its layout). InputError for a path
+    that is not a readable regular file (ftctl.prepare.files.check_input_path)."""
+    check_input_path(path)
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         got = f"`{path.suffix}`" if path.suffix else "no extension"
-        raise InputError(
+        raise input_error(
             path,
             f"unsupported file type ({got}); use .jsonl, .json, .csv, .tsv, .xlsx or .txt",
         )
@@ -106,34 +159,25 @@ def iter_rows(src: Source) -> Iterator[tuple[int, Row]]:
     return _iter_txt(src.path)
 
 
-def _as_row(path: Path, line: int, obj: Any) -> Row:
-    if not isinstance(obj, dict):
-        raise InputError(path, "each record must be a JSON object", line=line)
-    return {str(k): _text(v) for k, v in obj.items()}
-
-
 def _iter_json_lines(path: Path) -> Iterator[tuple[int, Row]]:
-    loads = json.loads
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh, 1):
-            raw = line[3:] if number == 1 and line.startswith(codecs.BOM_UTF8) else line
-            if not raw.strip():
-                continue
-            try:
-                obj = loads(raw)
-            except UnicodeDecodeError:
-                raise InputError(path, "not UTF-8 text", line=number) from None
-            except ValueError as exc:
-                raise InputError(path, f"not valid JSON ({exc.args[0]})", line=number) from None
-            if type(obj) is dict and all(type(v) is str for v in obj.values()):
-                yield number, obj
-            else:
-                yield number, _as_row(path, number, obj)
+    try:
+        yield from _rows(engine.file_values(path))
+    except LineTooLong as exc:
+        raise line_too_long(path, exc.line) from None
+    except RowError as exc:
+        raise input_error(path, exc.message, line=exc.line, hint=exc.hint) from None
+
+
+def _as_row(path: Path, line: int, obj: Any) -> Row:
+    try:
+        return as_row(line, obj)
+    except RowError as exc:
+        raise input_error(path, exc.message, line=exc.line) from None
 
 
 def _iter_json_array(path: Path) -> Iterator[tuple[int, Row]]:
     """The elements of a top-level JSON array, decoded one at a time (flat memory)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=reject_constant)
     with path.open("r", encoding="utf-8-sig") as fh:
         buf = ""
         pos = 0
@@ -164,34 +208,44 @@ def _iter_json_array(path: Path) -> Iterator[tuple[int, Row]]:
                 if not more():
                     return ""
 
+        def record_at(start_line: int, final: bool) -> tuple[Any, int] | None:
+            """The value at pos and its end, None when more text may complete it."""
+            try:
+                return decoder.raw_decode(buf, pos)
+            except NotJson as exc:
+                raise input_error(path, str(exc), line=start_line) from None
+            except RecursionError:
+                raise input_error(path, too_deep(), line=start_line) from None
+            except ValueError as exc:
+                if final:
+                    message = f"not valid JSON ({exc.args[0]})"
+                    raise input_error(path, message, line=start_line) from None
+                if len(buf) - pos > files.MAX_LINE_BYTES:
+                    raise input_error(path, too_long_record(), line=start_line) from None
+                return None
+
         first = skip_ws()
         if first == "{":
             # one object spread over several lines: a single record
             while more():
-                pass
-            try:
-                obj, _end = decoder.raw_decode(buf, pos)
-            except ValueError as exc:
-                raise InputError(path, f"not valid JSON ({exc.args[0]})", line=line) from None
-            yield line, _as_row(path, line, obj)
+                if len(buf) - pos > files.MAX_LINE_BYTES:
+                    raise input_error(path, too_long_record(), line=line)
+            found = record_at(line, True)
+            assert found is not None
+            yield line, _as_row(path, line, found[0])
             return
         if first != "[":
-            raise InputError(path, "expected a JSON array of objects", line=line)
+            raise input_error(path, "expected a JSON array of objects", line=line)
         pos += 1
         if skip_ws() == "]":
             pos += 1
         else:
             while True:
                 start_line = line
-                while True:
-                    try:
-                        obj, end = decoder.raw_decode(buf, pos)
-                        break
-                    except ValueError as exc:
-                        if not more():
-                            raise InputError(
-                                path, f"not valid JSON ({exc.args[0]})", line=start_line
-                            ) from None
+                found = record_at(start_line, False)
+                while found is None:
+                    found = record_at(start_line, not more())
+                obj, end = found
                 line += buf.count("\n", pos, end)
                 pos = end
                 yield start_line, _as_row(path, start_line, obj)
@@ -204,17 +258,21 @@ def _iter_json_array(path: Path) -> Iterator[tuple[int, Row]]:
                     pos += 1
                     break
                 if ch == "":
-                    raise InputError(path, "the JSON array is not closed", line=line)
-                raise InputError(path, "expected `,` or `]` between records", line=line)
+                    raise input_error(path, "the JSON array is not closed", line=line)
+                raise input_error(path, "expected `,` or `]` between records", line=line)
         if skip_ws() != "":
-            raise InputError(path, "unexpected text after the JSON array", line=line)
+            raise input_error(path, "unexpected text after the JSON array", line=line)
+
+
+def too_long_record() -> str:
+    return f"a record longer than {files.MAX_LINE_BYTES:,} bytes"
 
 
 def _read(fh: IO[str], path: Path) -> str:
     try:
         return fh.read(_READ_CHUNK)
     except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
+        raise input_error(path, "not UTF-8 text") from None
 
 
 def _header_names(cells: list[str]) -> list[str]:
@@ -235,7 +293,7 @@ def _header_names(cells: list[str]) -> list[str]:
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, Row]]:
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
+            reader = csv.reader(bounded_text_lines(fh), delimiter=delimiter)
             header: list[str] | None = None
             start = 1
             for cells in reader:
@@ -247,7 +305,7 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, Row]]:
                     header = _header_names(cells)
                     continue
                 if len(cells) > len(header):
-                    raise InputError(
+                    raise input_error(
                         path,
                         f"expected {len(header)} fields, saw {len(cells)}",
                         line=line,
@@ -257,11 +315,13 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, Row]]:
                     row[name] = ""
                 yield line, row
             if header is None:
-                raise InputError(path, "no header row: the file is empty")
+                raise input_error(path, "no header row: the file is empty")
     except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
+        raise input_error(path, "not UTF-8 text") from None
+    except LineTooLong as exc:
+        raise line_too_long(path, exc.line) from None
     except csv.Error as exc:
-        raise InputError(path, f"not valid {path.suffix[1:].upper()} ({exc})") from None
+        raise input_error(path, f"not valid {path.suffix[1:].upper()} ({exc})") from None
 
 
 def _xlsx_sheet_count(path: Path) -> int:
@@ -270,7 +330,7 @@ def _xlsx_sheet_count(path: Path) -> int:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a bad file
-        raise InputError(path, f"not a valid XLSX file ({exc})") from None
+        raise input_error(path, f"not a valid XLSX file ({exc})") from None
     try:
         return len(book.sheetnames)
     finally:
@@ -291,7 +351,7 @@ def _iter_xlsx(path: Path) -> Iterator[tuple[int, Row]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
-        raise InputError(path, f"not a valid XLSX file ({exc})") from None
+        raise input_error(path, f"not a valid XLSX file ({exc})") from None
     try:
         sheet = book.worksheets[0]
         header: list[str] | None = None
@@ -309,7 +369,7 @@ def _iter_xlsx(path: Path) -> Iterator[tuple[int, Row]]:
             row = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header)}
             yield number, row
         if header is None:
-            raise InputError(path, "no header row: the first sheet is empty")
+            raise input_error(path, "no header row: the first sheet is empty")
     finally:
         book.close()
 
@@ -321,28 +381,12 @@ def _iter_txt(path: Path) -> Iterator[tuple[int, Row]]:
         with path.open("r", encoding="utf-8") as fh:
             number = 0
             last = "\n"
-            for number, text in enumerate(fh, 1):
+            for number, text in enumerate(bounded_text_lines(fh), 1):
                 last = text
                 yield number, {"prompt": "", "completion": text.removesuffix("\n")}
             if last.endswith("\n"):
                 yield number + 1, {"prompt": "", "completion": ""}
     except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
-
-
-def line_aligned_ranges(path: Path, size: int, chunk_bytes: int) -> list[tuple[int, int]]:
-    """Byte ranges of about `chunk_bytes` that start and end on line boundaries, for workers."""
-    ranges: list[tuple[int, int]] = []
-    start = 0
-    with path.open("rb") as fh:
-        while start < size:
-            target = start + chunk_bytes
-            if target >= size:
-                ranges.append((start, size))
-                break
-            fh.seek(target)
-            fh.readline()
-            end = fh.tell()
-            ranges.append((start, end))
-            start = end
-    return ranges
+        raise input_error(path, "not UTF-8 text") from None
+    except LineTooLong as exc:
+        raise line_too_long(path, exc.line) from None

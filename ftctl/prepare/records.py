@@ -12,6 +12,8 @@ reply, and the one billed job on record (the Ruby client's sarcastic.jsonl, 10 e
 epochs: trained_tokens 5070) is exactly this count, 2 per example under the cookbook's. A
 preference (DPO) example counts its input messages and both outputs, a reinforcement example its
 messages (reinforcement is billed by training time; the count is for the limit and the report).
+An image part counts only the strings of its JSON: the service bills an image by its size and
+detail, which an offline count cannot know without fetching it.
 Error categories use the cookbook's names where it has one (`data_type`, `missing_messages_list`,
 `message_missing_key`, `message_unrecognized_key`, `unrecognized_role`, `missing_content`,
 `example_missing_assistant_message`); the rest are ftctl's own, listed in CATEGORIES.

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ftctl.models import (
+    MODEL_FACTS,
+    Endpoint,
+    ModelFacts,
     model_facts,
     models_offering,
     offers_method,
@@ -33,11 +36,14 @@ def model_problem(fmt: str, model: str) -> tuple[str, str] | None:
     untunable models, the wrong endpoint's format, a method the model does not offer (the data's
     format decides the method: records.FORMAT_METHOD). The facts come from ftctl.models."""
     facts = model_facts(model)
-    if facts is not None and facts.retired:
-        why = f"{model} is retired; its current equivalent is {facts.successor}"
-        return "model_not_tunable", why
-    if facts is not None and not facts.methods:
-        return "model_not_tunable", f"{model} cannot be fine-tuned"
+    if facts is not None and not facts.fine_tunable:
+        label = "prompt/completion" if fmt == PROMPT_COMPLETION else fmt
+        what = (
+            f"{model} is retired (its current equivalent is {facts.successor})"
+            if facts.retired
+            else f"{model} cannot be fine-tuned"
+        )
+        return "model_not_tunable", f"{what}; train {label} data with -m {_instead(fmt, facts)}"
     completion_model = uses_completions_endpoint(model)
     if fmt == PROMPT_COMPLETION and not completion_model:
         return "wrong_format_for_model", (
@@ -57,6 +63,22 @@ def model_problem(fmt: str, model: str) -> tuple[str, str] | None:
     if fmt == CHAT and offers_method(model, "reinforcement"):
         why += "; for reinforcement, give the grader with --grader FILE"
     return "method_not_offered", why
+
+
+def _instead(fmt: str, facts: ModelFacts) -> str:
+    """The model to train fmt data on instead of an untunable one: its successor when that
+    takes this data, else the first model that does."""
+    method = FORMAT_METHOD[fmt]
+    endpoint: Endpoint = "completions" if fmt == PROMPT_COMPLETION else "chat"
+    successor = MODEL_FACTS.get(facts.successor or "")
+    if (
+        successor is not None
+        and successor.fine_tunable
+        and method in successor.methods
+        and successor.endpoint == endpoint
+    ):
+        return successor.name
+    return models_offering(method, endpoint)[0]
 
 
 @dataclass(frozen=True)

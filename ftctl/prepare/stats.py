@@ -53,7 +53,3 @@ def distribution(values: Sequence[int]) -> Distribution | None:
         p5=_quantile(ordered, 0.05),
         p95=_quantile(ordered, 0.95),
     )
-
-
-def billed_tokens(example_tokens: Sequence[int], limit: int, n_epochs: int) -> int:
-    return n_epochs * sum(min(limit, t) for t in example_tokens)

@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ftctl.client import wait_reason
 from ftctl.errors import FtctlError, Interrupted
 from ftctl.service._raw import json_object, merge_pages
+from ftctl.service._retry import backoff, is_transient, never_processed, retry_after_seconds
 from ftctl.service.upload_record import UploadRecord
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ PARTS_ABOVE = 100 * MB  # files larger than this go through the Uploads API
 PARALLEL_PARTS = 3
 UPLOAD_LIFETIME = 3600  # seconds an Upload stays pending
 JSONL_MIME = "application/jsonl"
-
-_TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def wait_seconds(seconds: float) -> None:
@@ -135,26 +134,6 @@ class _Window:
 
     def close(self) -> None:
         self._handle.close()
-
-
-def _transient(exc: BaseException) -> bool:
-    import openai
-
-    if isinstance(exc, openai.APIConnectionError):
-        return True
-    return isinstance(exc, openai.APIStatusError) and (
-        exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
-    )
-
-
-def _never_processed(exc: BaseException) -> bool:
-    """A failure that certainly stored nothing: a 429, or a connection never made."""
-    import httpx
-    import openai
-
-    if isinstance(exc, openai.RateLimitError):
-        return True
-    return type(exc) is openai.APIConnectionError and isinstance(exc.__cause__, httpx.ConnectError)
 
 
 class FilesService:
@@ -268,20 +247,18 @@ class FilesService:
                 if attempt == attempts:
                     raise
                 notify("the file was not stored: uploading it again")
-                if not _never_processed(exc):
-                    self._sleep(min(2.0**attempt, 30.0))
+                if not never_processed(exc):
+                    self._sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _after_failure(self, exc: Exception, attempt: int, attempts: int, notify: Notify) -> None:
         """Re-raise what a retry cannot fix; wait before the next attempt otherwise. Returns only
         when the failure is ambiguous or retryable, after the wait."""
-        if not _transient(exc) or (attempt == attempts and _never_processed(exc)):
+        if not is_transient(exc) or (attempt == attempts and never_processed(exc)):
             raise exc
-        if _never_processed(exc):
-            from ftctl.service.jobs import retry_after_seconds
-
+        if never_processed(exc):
             asked = retry_after_seconds(exc)
-            seconds = min(2.0**attempt, 30.0) if asked is None else asked
+            seconds = backoff(attempt) if asked is None else asked
             if seconds > 1.0:
                 notify(
                     f"{wait_reason(getattr(exc, 'response', None))}: retrying in {seconds:.0f} s"
@@ -292,7 +269,7 @@ class FilesService:
         self, path: Path, size: int, before: set[Any], error: Exception
     ) -> dict[str, Any] | None:
         """After an ambiguous failure: the file the attempt stored, or None if it stored none."""
-        if _never_processed(error):
+        if never_processed(error):
             return None
         for lookup in range(1, 4):
             try:
@@ -301,13 +278,13 @@ class FilesService:
                 ]
                 return new[0] if new else None
             except Exception as exc:
-                if lookup == 3 or not _transient(exc):
+                if lookup == 3 or not is_transient(exc):
                     raise UploadMayHaveSucceeded(
                         f"{path}: the upload got no clear answer and the files could not be "
                         f"listed ({type(exc).__name__}): a copy may be stored",
                         hint=_look_for(path),
                     ) from error
-                self._sleep(min(2.0**lookup, 30.0))
+                self._sleep(backoff(lookup))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _interrupted(self, path: Path, size: int, before: set[Any]) -> Interrupted:
@@ -331,7 +308,8 @@ class FilesService:
         file_id = new[0].get("id")
         return Interrupted(
             f"interrupted, but {path} was uploaded: {file_id}; no job was created",
-            hint=f"use it with `ftctl create -t {file_id} ...`, or delete it (DELETE /v1/files/ID)",
+            hint=f"run the same command with -t {file_id} to use it, or delete it "
+            f"(DELETE /v1/files/{file_id})",
         )
 
     # -- the Uploads API -------------------------------------------------------------------------
@@ -345,10 +323,11 @@ class FilesService:
         on_progress: ProgressCallback,
         notify: Notify,
     ) -> dict[str, Any]:
-        sha256, md5 = digest
+        sha256 = digest[0]
         part_size = self._part_size
         count = max(1, -(-size // part_size))
         pending = self._resumable(sha256, size, part_size)
+        resumed = pending is not None
         if pending is None:
             raw = self._client.uploads.with_raw_response.create(
                 bytes=size,
@@ -369,6 +348,41 @@ class FilesService:
         else:
             sent = len(pending["parts"])
             notify(f"resuming upload {pending['upload_id']}: {sent} of {count} parts already sent")
+        counted = [0]
+
+        def counting(n: int) -> None:
+            counted[0] += n
+            on_progress(n)
+
+        try:
+            return self._send_parts_and_complete(
+                path, size, digest, pending, before, counting, notify
+            )
+        except Exception as exc:
+            import openai
+
+            gone = isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 404)
+            if not resumed or not gone or self._record is None:
+                raise
+            # Expired or cancelled on the service: start a new upload, once.
+            self._record.drop_pending(self._scope, sha256)
+            notify(f"upload {pending['upload_id']} can no longer be resumed: starting again")
+            on_progress(-counted[0])
+            return self._upload_in_parts(path, size, purpose, digest, before, on_progress, notify)
+
+    def _send_parts_and_complete(
+        self,
+        path: Path,
+        size: int,
+        digest: tuple[str, str],
+        pending: dict[str, Any],
+        before: set[Any],
+        on_progress: ProgressCallback,
+        notify: Notify,
+    ) -> dict[str, Any]:
+        sha256, md5 = digest
+        part_size = int(pending["part_size"])
+        count = max(1, -(-size // part_size))
         upload_id = str(pending["upload_id"])
         parts: dict[int, str] = {int(k): str(v) for k, v in pending["parts"].items()}
         for index in parts:
@@ -438,9 +452,9 @@ class FilesService:
                 return str(json_object(raw)["id"])
             except Exception as exc:
                 on_progress(-window.sent)  # this part's bytes will be sent again
-                if attempt == attempts or not _transient(exc):
+                if attempt == attempts or not is_transient(exc):
                     raise
-                self._sleep(min(2.0**attempt, 30.0))
+                self._sleep(backoff(attempt))
             finally:
                 window.close()
         raise AssertionError("unreachable")  # pragma: no cover

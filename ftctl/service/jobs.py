@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from ftctl.client import MAX_WAIT, wait_reason
+from ftctl.client import wait_reason
 from ftctl.errors import FtctlError, Interrupted, UsageError
 from ftctl.exit_codes import ExitCode
 from ftctl.service._raw import json_object, merge_pages, pages
+from ftctl.service._retry import (
+    TRANSIENT_STATUS,
+    backoff,
+    is_transient,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:
     import openai
@@ -20,9 +25,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-
-# Statuses for which a retry is safe and likely to help (the SDK's own list).
-_TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 # The metadata key of the client token each create carries, so that a create whose answer was
 # lost can be found again (GET /fine_tuning/jobs?metadata[ftctl_request]=TOKEN).
@@ -38,6 +40,11 @@ Notify = Callable[[str], None]
 def wait_seconds(seconds: float) -> None:
     """Sleep; the default `sleep` of the service, looked up at call time so tests can stub it."""
     time.sleep(seconds)
+
+
+def now_seconds() -> float:
+    """The default `clock` of the service (monotonic), looked up like wait_seconds."""
+    return time.monotonic()
 
 
 def _ignore(_text: str) -> None:
@@ -209,36 +216,6 @@ class JobRequest:
         return body
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth waiting out while following: the network, timeouts, 408/409/429/5xx."""
-    import openai
-
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True
-    return isinstance(exc, openai.APIStatusError) and (
-        exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
-    )
-
-
-def retry_after_seconds(exc: BaseException, cap: float = MAX_WAIT) -> float | None:
-    """The wait a response's Retry-After asks for, never more than `cap` (a server asking for
-    999999 s or `inf` gets `cap`); None when it asks for nothing readable."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if seconds is None or math.isnan(seconds):
-        return None
-    return min(cap, max(0.0, seconds))
-
-
-def _backoff(attempt: int) -> float:
-    return min(2.0**attempt, 30.0)
-
-
 class CreateMayHaveSucceeded(FtctlError):
     """A create request failed in a way that leaves unknown whether the job exists, and the
     lookup by its token could not tell."""
@@ -298,11 +275,11 @@ class JobsService:
         client: openai.OpenAI,
         *,
         sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._client = client
         self._sleep = sleep or wait_seconds
-        self._clock = clock
+        self._clock = clock or now_seconds
 
     # -- single requests -------------------------------------------------------------------
     def create(
@@ -360,7 +337,7 @@ class JobsService:
                 error: Exception = exc
                 reason = "no answer" if type(exc) is openai.APIConnectionError else "timed out"
             except openai.APIStatusError as exc:
-                if exc.status_code < 500 and exc.status_code not in _TRANSIENT_STATUS:
+                if exc.status_code < 500 and exc.status_code not in TRANSIENT_STATUS:
                     raise
                 error = exc
                 reason = f"HTTP {exc.status_code}, request {exc.request_id or '-'}"
@@ -375,11 +352,11 @@ class JobsService:
                     hint="nothing to clean up for the job: run the same command again",
                 ) from error
             notify("no job was created: sending the request again")
-            self._sleep(_backoff(attempt))
+            self._sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, notify: Notify, reason: str, asked: float | None, attempt: int) -> None:
-        seconds = _backoff(attempt) if asked is None else asked
+        seconds = backoff(attempt) if asked is None else asked
         if seconds > 1.0:
             notify(f"{reason}: retrying in {seconds:.0f} s")
         self._sleep(seconds)
@@ -412,7 +389,7 @@ class JobsService:
                         f"looked up ({type(exc).__name__}): it may exist",
                         hint=_check_hint(token),
                     ) from error
-                self._sleep(_backoff(lookup))
+                self._sleep(backoff(lookup))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _interrupted_create(self, token: str) -> CreateInterrupted:
@@ -613,7 +590,9 @@ class JobsService:
                         ) from exc
                     delay = retry_after_seconds(exc, cap=max_backoff)
                     if delay is None:
-                        delay = min(max_backoff, poll_interval * 2 ** (failures - 1))
+                        # At least a second between failed reads, even with --poll-interval 0.
+                        base = max(poll_interval, 1.0)
+                        delay = min(max_backoff, base * 2.0 ** min(failures - 1, 16))
                     if give_up_after is not None:
                         delay = min(delay, give_up_after - waited)
                     yield RetryItem(exc, delay, failures)

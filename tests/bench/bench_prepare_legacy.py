@@ -12,10 +12,12 @@ from tests.bench.data import write_prompt_completion
 
 DESCRIPTION = (
     "prompt/completion data, 300,000 rows: ftctl prepare -q vs openai==0.28.1 "
-    "`tools fine_tunes.prepare_data -q` (targets: >= 3x faster, <= 1/2 peak memory, same rows out)"
+    "`tools fine_tunes.prepare_data -q`, best of 3 each (targets: >= 5x faster with exact tokens, "
+    "<= 1/2 peak memory, same rows out)"
 )
 N_ROWS = 300_000
 LEGACY = ["openai==0.28.1", "pandas", "openpyxl"]
+ROUNDS = 3
 
 
 def run() -> bool:
@@ -30,21 +32,30 @@ def run() -> bool:
     dirs = {name: h.fresh_dir(f"prepare-legacy/{name}") for name in ("legacy", "ftctl", "tokens")}
     for d in dirs.values():
         shutil.copy(data, d / "train.jsonl")
-    old = h.measure(
-        "openai 0.28.1 prepare_data -q",
-        [str(legacy_bin / "openai"), "tools", "fine_tunes.prepare_data", "-q", "-f", "train.jsonl"],
-        cwd=dirs["legacy"],
-    )
-    ours = h.measure(
-        "ftctl prepare -q --no-tokens (same work)",
-        [h.PYTHON, "-m", "ftctl", "prepare", "-q", "--no-tokens", "-f", "train.jsonl"],
-        cwd=dirs["ftctl"],
-    )
-    full = h.measure(
-        "ftctl prepare -q (+ exact tokens and cost)",
-        [h.PYTHON, "-m", "ftctl", "prepare", "-q", "-f", "train.jsonl"],
-        cwd=dirs["tokens"],
-    )
+    commands = {
+        "legacy": (
+            "openai 0.28.1 prepare_data -q",
+            [str(legacy_bin / "openai"), "tools", "fine_tunes.prepare_data", "-q"],
+        ),
+        "ftctl": (
+            "ftctl prepare -q --no-tokens (same work)",
+            [h.PYTHON, "-m", "ftctl", "prepare", "-q", "--no-tokens", "--force"],
+        ),
+        "tokens": (
+            "ftctl prepare -q (+ exact tokens and cost)",
+            [h.PYTHON, "-m", "ftctl", "prepare", "-q", "--force"],
+        ),
+    }
+    runs: dict[str, list[h.Run]] = {name: [] for name in commands}
+    for _round in range(ROUNDS):  # interleaved, so a busy spell slows every peer alike
+        for name, (label, argv) in commands.items():
+            prepared = dirs[name] / "train_prepared.jsonl"
+            if name == "legacy" and prepared.exists():
+                prepared.unlink()  # the legacy tool asks before overwriting
+            runs[name].append(
+                h.measure(label, [*argv, "-f", "train.jsonl"], cwd=dirs[name]),
+            )
+    old, ours, full = (h.best_of(runs[name]) for name in commands)
     print(h.table([old, ours, full]))
     if old.returncode or ours.returncode or full.returncode:
         print(old.stderr[-2000:], ours.stderr[-2000:], full.stderr[-2000:])
@@ -63,7 +74,7 @@ def run() -> bool:
     pss = max(ours.tree_pss_mb, full.tree_pss_mb) / old.tree_pss_mb
     ok = h.check(
         "speed",
-        speed >= 3.0,
+        speed >= 5.0,
         f"{speed:.2f}x faster with token counting (the default), {speed_same:.2f}x without",
     )
     ok &= h.check(

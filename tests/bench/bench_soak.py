@@ -1,5 +1,5 @@
-"""The long fault soak: `ftctl create` cycles through a proxy failing 20% and dropping 10% of
-requests in front of the mock (the short one runs in `make test`)."""
+"""The long fault soak: `ftctl create` cycles against the mock run with `--fail-rate 0.2
+--drop-rate 0.1` (the short one runs in `make test`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.support.soak import soak
 
 DESCRIPTION = (
-    "fault soak: 60 create+follow cycles, 20% of requests failed (429/500/503) and 10% dropped "
-    "after the mock acted (target: 0 duplicate jobs, 0 duplicate files, no event printed twice)"
+    "fault soak: 60 create+follow cycles against the mock with --fail-rate 0.2 --drop-rate 0.1 "
+    "(target: 0 duplicate jobs, 0 duplicate files, no event printed twice)"
 )
 CYCLES = 60
 

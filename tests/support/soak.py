@@ -1,7 +1,9 @@
-"""The fault soak: N `ftctl create` (upload, create, follow) cycles through a fault proxy in
-front of the mock, then the mock's own state is counted: one job and one file per create,
+"""The fault soak: N `ftctl create` (upload, create, follow) cycles against a mock that fails
+and drops requests, then the mock's own state is counted: one job and one file per create,
 whatever was failed or dropped on the way, and no event printed twice.
 
+Faults come from the mock itself (`ftctl mock serve --fail-rate R --drop-rate R --seed N`) or
+from the loopback proxy in tests/support/fault_proxy.py in front of a clean mock (`injector`).
 Used by tests/test_soak.py (short, in `make test`) and tests/bench/bench_soak.py (long). The
 SDK's retry backoff and ftctl's own waits are shortened to milliseconds so a soak measures
 behaviour, not sleeping.
@@ -10,12 +12,13 @@ behaviour, not sleeping.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 
 from typer.testing import CliRunner
@@ -68,6 +71,24 @@ def _training_data(cycle: int) -> str:
     return "".join(lines)
 
 
+class _FaultCounter(logging.Handler):
+    """Counts the mock's injected faults from its request log ("dropped", 429/500/503)."""
+
+    def __init__(self, stats: Counter[str]) -> None:
+        super().__init__(logging.INFO)
+        self.stats = stats
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) >= 4:
+            method, status = args[1], args[3]
+            kind = (
+                "dropped" if status == "dropped" else "failed" if status in (429, 500, 503) else ""
+            )
+            if kind:
+                self.stats[f"{kind} {method}"] += 1
+
+
 def soak(
     workdir: Path,
     *,
@@ -75,16 +96,33 @@ def soak(
     fail_rate: float = 0.2,
     drop_rate: float = 0.1,
     seed: int = 1,
+    injector: Literal["mock", "proxy"] = "mock",
 ) -> SoakResult:
     from ftctl.cli.app import app
 
     result = SoakResult(cycles)
     apps: list[Any] = []
+    stats: Counter[str] = Counter()
     with ExitStack() as stack:
-        upstream = stack.enter_context(running_mock(speed=20_000, seed=seed, app_out=apps))
-        url, stats = stack.enter_context(
-            fault_proxy(upstream, fail_rate=fail_rate, drop_rate=drop_rate, seed=seed)
-        )
+        if injector == "mock":
+            from ftctl.mock.http import Faults
+
+            faults = Faults(fail_rate=fail_rate, drop_rate=drop_rate, seed=seed)
+            url = stack.enter_context(
+                running_mock(speed=20_000, seed=seed, app_out=apps, faults=faults)
+            )
+            mock_log = logging.getLogger("ftctl.mock")
+            counter = _FaultCounter(stats)
+            mock_log.addHandler(counter)
+            stack.callback(mock_log.removeHandler, counter)
+            stack.enter_context(mock.patch.object(mock_log, "level", logging.INFO))
+        else:
+            upstream = stack.enter_context(running_mock(speed=20_000, seed=seed, app_out=apps))
+            url, stats = stack.enter_context(
+                fault_proxy(upstream, fail_rate=fail_rate, drop_rate=drop_rate, seed=seed)
+            )
+        # The mock's 429s ask for 1 s; the soak is about outcomes, not waiting.
+        stack.enter_context(mock.patch("ftctl.client.MAX_WAIT", 0.001))
         stack.enter_context(mock.patch("openai._base_client.INITIAL_RETRY_DELAY", 0.001))
         stack.enter_context(mock.patch("openai._base_client.MAX_RETRY_DELAY", 0.01))
         stack.enter_context(mock.patch("ftctl.service.jobs.wait_seconds", lambda s: None))

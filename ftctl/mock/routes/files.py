@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from starlette.responses import FileResponse
 
 from ftctl.mock import errors
-from ftctl.mock.http import Call, FormLimit, endpoint, page
+from ftctl.mock.http import Call, FormLimit, endpoint
 
 
 async def create_file(call: Call) -> dict[str, Any]:
@@ -26,8 +27,11 @@ async def list_files(call: Call) -> dict[str, Any]:
     if order not in ("asc", "desc"):
         raise errors.invalid_order(order)
     limit = call.query_int("limit", 10_000, 1, 10_000)
-    records = call.store.list_files(call.query.get("purpose"), descending=order == "desc")
-    data, has_more = page([f.as_json() for f in records], call.query.get("after"), limit)
+    records = call.store.list_files(
+        call.query.get("purpose"), descending=order == "desc", after=call.query.get("after")
+    )
+    chosen = list(islice(records, limit + 1))
+    data, has_more = [f.as_json() for f in chosen[:limit]], len(chosen) > limit
     # The description requires both ids as strings; an empty page has no ids to give.
     return {
         "object": "list",

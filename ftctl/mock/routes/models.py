@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 from ftctl.mock.http import Call, endpoint
 
 
-async def list_models(call: Call) -> dict[str, Any]:
-    return {"object": "list", "data": call.store.model_list()}
+async def list_models(call: Call) -> Response:
+    return Response(call.store.model_list(), media_type="application/json")
 
 
 async def retrieve_model(call: Call) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from ftctl.mock.records import digest
 from ftctl.models import training_limit
 from ftctl.tokens import chat_tokens
 
+# Model families that reason (and so take `reasoning_effort`).
+REASONING_FAMILIES = ("o1", "o3", "o4", "gpt-5")
+
 
 def completion(call: Call) -> Response:
     body, now = call.body, call.now
@@ -52,7 +55,7 @@ def chat_completion(call: Call) -> Response:
     base, tuned = call.store.sampling_model(name, now)
     if not base.chat:
         raise errors.completion_model_on_chat()
-    req = gen.parse_chat(body)
+    req = gen.parse_chat(body, reasoning=base.id.startswith(REASONING_FAMILIES))
     if req.max_tokens is not None:
         limit_name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
         _max_tokens(limit_name, req.max_tokens, 1, base)
@@ -135,7 +138,28 @@ def _sse(chunks: Iterator[dict[str, Any]], headers: dict[str, str]) -> Streaming
     )
 
 
+LONG_GENERATION_TOKENS = 1024  # beyond this many tokens to write, a request runs on a thread
+
+
+def _long(call: Call) -> bool:
+    """Whether a request may generate more than LONG_GENERATION_TOKENS tokens in all."""
+    body = call.body
+
+    def number(value: object, default: int) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return default
+
+    prompts = body.get("prompt")
+    count = len(prompts) if isinstance(prompts, list) and prompts else 1
+    if "messages" in body:  # a chat turn ends with its answer unless max_tokens is given
+        count, budget = 1, number(body.get("max_completion_tokens", body.get("max_tokens")), 256)
+    else:
+        budget = number(body.get("max_tokens"), 16)
+    return count * number(body.get("n"), 1) * budget > LONG_GENERATION_TOKENS
+
+
 ROUTES = [
-    endpoint("POST", "/v1/completions", completion, body="json"),
-    endpoint("POST", "/v1/chat/completions", chat_completion, body="json"),
+    endpoint("POST", "/v1/completions", completion, body="json", offload=_long),
+    endpoint("POST", "/v1/chat/completions", chat_completion, body="json", offload=_long),
 ]

@@ -1,0 +1,53 @@
+"""What a failed request means for a retry, shared by the jobs and files services: worth
+retrying at all (transient), certainly not acted on (safe to send again), and how long to wait."""
+
+from __future__ import annotations
+
+import math
+
+from ftctl.client import MAX_WAIT
+
+# Statuses for which a retry is safe and likely to help (the SDK's own list).
+TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth waiting out: the network, timeouts, 408/409/429/5xx."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and (
+        exc.status_code in TRANSIENT_STATUS or exc.status_code >= 500
+    )
+
+
+def never_processed(exc: BaseException) -> bool:
+    """A failure that certainly changed nothing on the service: a 429 (refused before any
+    work), or a connection that was never made."""
+    import httpx
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return True
+    return type(exc) is openai.APIConnectionError and isinstance(exc.__cause__, httpx.ConnectError)
+
+
+def retry_after_seconds(exc: BaseException, cap: float = MAX_WAIT) -> float | None:
+    """The wait a response's Retry-After asks for, never more than `cap` (a server asking for
+    999999 s or `inf` gets `cap`); None when it asks for nothing readable."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(cap, max(0.0, seconds))
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before attempt `attempt + 1` when the server asked for nothing."""
+    return min(2.0**attempt, 30.0)
