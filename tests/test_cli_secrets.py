@@ -30,7 +30,7 @@ def test_whitespace_around_the_key_is_removed_and_said(
     api.route_fixture("GET", JOB_PATH, "jobs/succeeded")
     result = run_cli("get", JOB)
     assert result.exit_code == 0, result.output
-    assert "removed whitespace around the key in OPENAI_API_KEY" in result.stderr
+    assert "removed whitespace around the value of OPENAI_API_KEY" in result.stderr
     assert api.request("GET", JOB_PATH).headers["authorization"] == f"Bearer {FAKE_API_KEY}"
 
 
@@ -53,6 +53,16 @@ def test_a_key_that_cannot_be_sent_is_refused_before_any_request(
     assert first.startswith(f"Error: OPENAI_API_KEY has a {words}")
     assert "internal error" not in result.stderr
     api.assert_no_requests()
+
+
+def test_an_org_id_with_a_newline_is_cleaned_not_called_a_network_error(
+    run_cli: RunCli, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-acme\n")
+    api.route_fixture("GET", JOB_PATH, "jobs/succeeded")
+    result = run_cli("get", JOB)
+    assert result.exit_code == 0, result.output
+    assert api.request("GET", JOB_PATH).headers["openai-organization"] == "org-acme"
 
 
 # -- URL credentials ------------------------------------------------------------------------------
@@ -206,3 +216,25 @@ def test_an_unresolvable_host_is_not_retried(run_cli: RunCli, api: Api) -> None:
     assert result.exit_code == 1
     assert route.call_count == 1
     assert "cannot resolve the host name 'api.openai.com'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["create", "--yes", "-t", "file-abc", "-m", "gpt-4o-mini-2024-07-18"], ["follow", JOB]],
+)
+def test_an_unresolvable_host_fails_create_and_follow_at_once(
+    run_cli: RunCli, api: Api, command: list[str], waits: list[float]
+) -> None:
+    import socket
+
+    def no_such_host(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(
+            str(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+        )
+
+    route = api.router.route(url__startswith=BASE_URL).mock(side_effect=no_such_host)
+    result = run_cli(*command)
+    assert result.exit_code == 1
+    assert route.call_count == 1
+    assert waits == []
+    assert "cannot resolve the host name" in result.stderr

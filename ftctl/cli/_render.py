@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ftctl.cli import _output
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def timestamp(epoch: Any) -> str:
@@ -64,7 +68,110 @@ def print_summary(rows: list[tuple[str, str]]) -> None:
         _output.echo(f"{name:<{width}}  {value}")
 
 
-JOB_COLUMNS = ("id", "model", "status", "fine-tuned model", "created", "trained tokens")
+@dataclass(frozen=True)
+class Column:
+    """A table column. `keep` columns (ids, model names) are never cut; the others are
+    dropped, highest `drop` first, when the terminal is too narrow, and `wraps` ones (free text
+    such as file names) may shrink and wrap first."""
+
+    header: str
+    keep: bool = False
+    drop: int = 0
+    wraps: bool = False
+    justify: Literal["left", "right"] = "left"
+
+
+_MIN_SHRUNK = 8  # the narrowest an optional column is squeezed to before it is dropped
+_GAP = 2
+
+
+def _natural(columns: list[Column], rows: list[tuple[str, ...]], i: int) -> int:
+    return max([len(columns[i].header), *(len(row[i]) for row in rows)])
+
+
+def _needed(
+    columns: list[Column], rows: list[tuple[str, ...]], shown: list[int], *, squeezed: bool
+) -> int:
+    """The width of the shown columns: whole, or with the wrapping ones squeezed."""
+    total = sum(
+        min(_natural(columns, rows, i), _MIN_SHRUNK)
+        if squeezed and columns[i].wraps
+        else _natural(columns, rows, i)
+        for i in shown
+    )
+    return total + _GAP * (len(shown) - 1)
+
+
+def fitting_columns(columns: list[Column], rows: list[tuple[str, ...]], width: int) -> list[int]:
+    """Indexes of the columns to show in `width` characters: every `keep` column, then as many
+    of the others as fit whole (dropping the highest `drop` first); only when the rest still
+    does not fit do the wrapping columns shrink."""
+    shown = list(range(len(columns)))
+    droppable = sorted((i for i in shown if not columns[i].keep), key=lambda i: -columns[i].drop)
+    for i in droppable:
+        if _needed(columns, rows, shown, squeezed=False) <= width:
+            break
+        if columns[i].wraps and _needed(columns, rows, shown, squeezed=True) <= width:
+            break  # text that can wrap is worth keeping, squeezed
+        shown.remove(i)
+    return shown
+
+
+def build_table(
+    columns: list[Column], rows: list[tuple[str, ...]], *, width: int, wide: bool = False
+) -> Table:
+    """A Rich table whose cells are plain Text (never markup or emoji). Print it at
+    `render_width`: kept columns are never cut, even when that is wider than the terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = list(range(len(columns))) if wide else fitting_columns(columns, rows, width)
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
+    for i in shown:
+        column = columns[i]
+        whole = wide or not column.wraps
+        table.add_column(
+            Text(column.header),
+            no_wrap=whole,
+            min_width=_natural(columns, rows, i) if whole else None,
+            overflow="fold",
+            justify=column.justify,
+        )
+    for row in rows:
+        table.add_row(*(Text(row[i]) for i in shown))
+    return table
+
+
+def render_width(
+    columns: list[Column], rows: list[tuple[str, ...]], width: int, *, wide: bool = False
+) -> int:
+    """The width to render at: the terminal's, or more when the kept columns need it (the
+    terminal then wraps the line rather than ftctl cutting an id)."""
+    shown = list(range(len(columns))) if wide else fitting_columns(columns, rows, width)
+    return max(width, _needed(columns, rows, shown, squeezed=not wide))
+
+
+def print_rows(columns: list[Column], rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
+    """A table on a terminal; tab-separated rows, every column, no header, for a pipe."""
+    if not _output.stdout_is_tty():
+        for row in rows:
+            _output.echo("\t".join(row))
+        return
+    console = _output.out_console()
+    width = render_width(columns, rows, console.width, wide=wide)
+    table = build_table(columns, rows, width=console.width, wide=wide)
+    console.width = width  # print(width=...) alone still lays the table out for the terminal
+    console.print(table, crop=False)
+
+
+JOB_COLUMNS = [
+    Column("id", keep=True),
+    Column("model", keep=True),
+    Column("status", drop=1),
+    Column("fine-tuned model", keep=True),
+    Column("created", drop=2),
+    Column("trained tokens", drop=3, justify="right"),
+]
 
 
 def job_row(job: dict[str, Any]) -> tuple[str, ...]:
@@ -79,15 +186,5 @@ def job_row(job: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def print_jobs(jobs: list[dict[str, Any]]) -> None:
-    """A table on a terminal; tab-separated rows, no header, for a pipe."""
-    if not _output.stdout_is_tty():
-        for job in jobs:
-            _output.echo("\t".join(job_row(job)))
-        return
-    from rich.table import Table
-
-    table = Table(*JOB_COLUMNS, box=None, header_style="bold", pad_edge=False)
-    for job in jobs:
-        table.add_row(*job_row(job))
-    _output.out_console().print(table)
+def print_jobs(jobs: list[dict[str, Any]], *, wide: bool = False) -> None:
+    print_rows(JOB_COLUMNS, [job_row(job) for job in jobs], wide=wide)

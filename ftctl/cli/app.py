@@ -7,15 +7,19 @@ from typing import Annotated
 import typer
 
 from ftctl import __version__
-from ftctl.cli import _context, _startup
+from ftctl.cli import _context, _examples, _startup
 from ftctl.cli import complete as complete_commands
 from ftctl.cli import create as create_commands
+from ftctl.cli import files as file_commands
 from ftctl.cli import follow as follow_commands
 from ftctl.cli import graders as grader_commands
 from ftctl.cli import jobs as job_commands
+from ftctl.cli import metrics as metrics_commands
 from ftctl.cli import mock as mock_commands
 from ftctl.cli import models as model_commands
 from ftctl.cli import prepare as prepare_commands
+from ftctl.cli import run as run_commands
+from ftctl.cli import watch as watch_commands
 from ftctl.cli._errors import BoundaryGroup
 from ftctl.settings import Settings
 
@@ -28,8 +32,9 @@ app = typer.Typer(
     "try and delete the tuned model; `ftctl mock serve` runs it all offline.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -91,8 +96,13 @@ follow_commands.register(app)
 job_commands.register(app)
 complete_commands.register(app)
 model_commands.register(app)
+file_commands.register(app)
+metrics_commands.register(app)
+watch_commands.register(app)
+run_commands.register(app)
 app.add_typer(grader_commands.app, name="graders")
 app.add_typer(mock_commands.app, name="mock")
+_examples.apply(app)
 
 
 def main() -> None:

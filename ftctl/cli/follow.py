@@ -9,12 +9,14 @@ import typer
 
 from ftctl.cli import _output, _render
 from ftctl.cli._context import current
-from ftctl.cli._options import JobIdArg, JobIdOpt, JsonFlag, pick
+from ftctl.cli._options import JsonFlag, pick
 from ftctl.errors import Interrupted, JobOutcomeError
 from ftctl.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from ftctl.service.jobs import JobsService
+    from collections.abc import Callable
+
+    from ftctl.service.jobs import JobsService, RetryItem
 
 PollInterval = Annotated[
     float,
@@ -47,6 +49,26 @@ def jobs_service() -> JobsService:
     return JobsService(current().client())
 
 
+def adaptive(poll_interval: float) -> Callable[[dict[str, Any]], float]:
+    """The wait after each poll: shorter while a job runs, longer while it queues or pauses."""
+    from ftctl.service.progress import adaptive_interval
+
+    def interval(job: dict[str, Any]) -> float:
+        return adaptive_interval(job.get("status"), poll_interval)
+
+    return interval
+
+
+def retry_notice(item: RetryItem) -> str:
+    """`Warning: <what failed>; retrying in 4 s`, the key redacted."""
+    from ftctl.cli._errors import describe
+    from ftctl.secrets import redact
+
+    message, _, _ = describe(item.error)
+    secret = current().settings.api_key
+    return redact(f"Warning: {message}; retrying in {item.delay:.0f} s", secret)
+
+
 def follow_job(
     service: JobsService,
     job_id: str,
@@ -56,7 +78,6 @@ def follow_job(
     give_up_after: float = DEFAULT_GIVE_UP_AFTER,
 ) -> None:
     from ftctl.cli import _live
-    from ftctl.secrets import redact
     from ftctl.service.jobs import (
         EventItem,
         FinishedItem,
@@ -70,7 +91,12 @@ def follow_job(
     view = _live.TrainingView() if _live.wanted(as_json) else None
     try:
         with view if view is not None else contextlib.nullcontext():
-            items = service.follow(job_id, poll_interval=poll_interval, give_up_after=give_up_after)
+            items = service.follow(
+                job_id,
+                poll_interval=poll_interval,
+                interval=adaptive(poll_interval),
+                give_up_after=give_up_after,
+            )
             for item in items:
                 if isinstance(item, EventItem):
                     if as_json:
@@ -84,13 +110,10 @@ def follow_job(
                     if view is not None:
                         view.on_job(item.job)
                 elif isinstance(item, RetryItem):
-                    from ftctl.cli._errors import describe
-
-                    message, _, _ = describe(item.error)
-                    secret = current().settings.api_key
-                    _output.note(
-                        redact(f"Warning: {message}; retrying in {item.delay:.0f} s", secret)
-                    )
+                    if view is not None:
+                        view.note(retry_notice(item))
+                    else:
+                        _output.note(retry_notice(item))
                 elif isinstance(item, FinishedItem):
                     finished = item.job
                     break
@@ -104,10 +127,11 @@ def follow_job(
             hint=f"resume with: ftctl follow -i {job_id}",
         ) from None
     if finished is not None:
-        _finish(finished, as_json=as_json)
+        finish(finished, as_json=as_json)
 
 
-def _finish(job: dict[str, Any], *, as_json: bool) -> None:
+def finish(job: dict[str, Any], *, as_json: bool) -> None:
+    """Report how a followed job ended: the tuned model, or an error with follow's exit code."""
     job_id = job.get("id")
     status = job.get("status")
     if status == "succeeded":
@@ -128,8 +152,20 @@ def _finish(job: dict[str, Any], *, as_json: bool) -> None:
 
 
 def follow(
-    job_id_arg: JobIdArg = None,
-    job_id: JobIdOpt = None,
+    job_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="JOB_ID...",
+            help="Fine-tuning job id(s) (ftjob-...); same as -i.",
+            show_default=False,
+        ),
+    ] = None,
+    job_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id", "-i", help="Fine-tuning job id (ftjob-...); repeatable.", show_default=False
+        ),
+    ] = None,
     poll_interval: PollInterval = 5.0,
     give_up_after: GiveUpAfter = DEFAULT_GIVE_UP_AFTER,
     as_json: JsonFlag = False,
@@ -138,14 +174,28 @@ def follow(
 
     Exit 0 when it succeeds, 3 when it fails, 4 when it is cancelled, 1 when the service
     stays unreachable for --give-up-after seconds. Ctrl-C stops following (exit 130) and
-    leaves the job running.
+    leaves the job running. With several ids, each line is prefixed by its job and the
+    exit code is the worst outcome (as `ftctl watch`).
     """
-    the_id = pick(job_id_arg, job_id, "job id")
-    follow_job(
-        jobs_service(),
-        the_id,
+    ids = list(dict.fromkeys([*(job_ids or []), *(job_id or [])]))
+    if not ids:
+        pick(None, None, "job id")
+    if len(ids) == 1:
+        follow_job(
+            jobs_service(),
+            ids[0],
+            poll_interval=poll_interval,
+            as_json=as_json,
+            give_up_after=give_up_after,
+        )
+        return
+    from ftctl.cli.watch import watch_jobs
+
+    watch_jobs(
+        ids,
         poll_interval=poll_interval,
         as_json=as_json,
+        with_events=True,
         give_up_after=give_up_after,
     )
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ftctl.client import wait_reason
 from ftctl.errors import FtctlError, Interrupted, UsageError
-from ftctl.service._raw import json_object
+from ftctl.service._raw import json_object, merge_pages, pages
 from ftctl.service._retry import (
     TRANSIENT_STATUS,
     backoff,
@@ -205,6 +205,8 @@ class JobsService:
                 self._wait(notify, wait_reason(exc.response), retry_after_seconds(exc), attempt)
                 continue
             except openai.APIConnectionError as exc:
+                if not is_transient(exc):
+                    raise
                 if isinstance(exc.__cause__, httpx.ConnectError):  # never sent
                     if last:
                         raise
@@ -218,7 +220,7 @@ class JobsService:
                 error = exc
                 reason = f"HTTP {exc.status_code}, request {exc.request_id or '-'}"
             notify(f"the create request ended without a job ({reason}): looking it up by {token}")
-            job = self._find_created(token, error)
+            job = self._find_created(token, error, notify)
             if job is not None:
                 notify(f"found job {job.get('id')}: the request did create it")
                 return job
@@ -227,7 +229,7 @@ class JobsService:
                     f"the create request failed ({reason}) and no job was created",
                     hint="nothing to clean up for the job: run the same command again",
                 ) from error
-            notify("no job was created: sending the request again")
+            notify(f"no job was created: sending the request again in {backoff(attempt):.0f} s")
             self._sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -253,7 +255,7 @@ class JobsService:
                 return job
         return None
 
-    def _find_created(self, token: str, error: Exception) -> dict[str, Any] | None:
+    def _find_created(self, token: str, error: Exception, notify: Notify) -> dict[str, Any] | None:
         lookups = 3
         for lookup in range(1, lookups + 1):
             try:
@@ -265,6 +267,7 @@ class JobsService:
                         f"looked up ({type(exc).__name__}): it may exist",
                         hint=_check_hint(token),
                     ) from error
+                notify(f"the lookup failed too: trying again in {backoff(lookup):.0f} s")
                 self._sleep(backoff(lookup))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -304,35 +307,63 @@ class JobsService:
     def resume(self, job_id: str) -> dict[str, Any]:
         return json_object(self._client.fine_tuning.jobs.with_raw_response.resume(job_id))
 
-    def list_page(self, *, limit: int | None = None, after: str | None = None) -> dict[str, Any]:
+    def list_page(
+        self,
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One page, newest first; `metadata` is the API's own filter (`metadata[k]=v`)."""
         import openai
 
         raw = self._client.fine_tuning.jobs.with_raw_response.list(
             limit=limit if limit is not None else openai.omit,
             after=after if after is not None else openai.omit,
+            metadata=metadata if metadata else openai.omit,
         )
         return json_object(raw)
 
-    def list_all(self, *, page_size: int = 100, notify: Notify = _ignore) -> dict[str, Any]:
-        """Every page merged under `data`, in the API's order (newest first). Stops when a page
-        repeats an id already read or `after` would not advance: a server that ignores `after`
-        or always says `has_more` cannot make it loop."""
-        first = self.list_page(limit=page_size)
-        merged = dict(first)
-        data = list(first.get("data") or [])
-        ids = {job.get("id") for job in data}
-        page = first
-        while page.get("has_more") and page.get("data"):
-            after = page["data"][-1].get("id")
-            page = self.list_page(limit=page_size, after=after)
-            fresh = page.get("data") or []
-            if any(job.get("id") in ids for job in fresh):
-                notify(f"the service repeated jobs after {after}: stopped reading pages")
+    def list_all(
+        self,
+        *,
+        page_size: int = 100,
+        metadata: dict[str, str] | None = None,
+        notify: Notify = _ignore,
+    ) -> dict[str, Any]:
+        """Every page merged under `data`, in the API's order (newest first); a server that
+        repeats a page cannot make it loop (see `pages`)."""
+        return merge_pages(
+            lambda after: self.list_page(limit=page_size, after=after, metadata=metadata),
+            notify=notify,
+        )
+
+    def list_matching(
+        self,
+        keep: Callable[[dict[str, Any]], bool],
+        *,
+        limit: int | None,
+        page_size: int = 100,
+        metadata: dict[str, str] | None = None,
+        notify: Notify = _ignore,
+    ) -> dict[str, Any]:
+        """Jobs `keep` accepts (filters the API lacks), newest first, read page by page until
+        `limit` of them are found (None: every page). The first page's object, `data` replaced;
+        `has_more` says whether more were left unread."""
+        merged: dict[str, Any] = {}
+        found: list[dict[str, Any]] = []
+        more = False
+        for page in pages(
+            lambda after: self.list_page(limit=page_size, after=after, metadata=metadata),
+            notify=notify,
+        ):
+            merged = merged or dict(page)
+            found.extend(job for job in page.get("data") or [] if keep(job))
+            more = bool(page.get("has_more"))
+            if limit is not None and len(found) >= limit:
                 break
-            ids.update(job.get("id") for job in fresh)
-            data.extend(fresh)
-        merged["data"] = data
-        merged["has_more"] = False
+        merged["data"] = found if limit is None else found[:limit]
+        merged["has_more"] = more or (limit is not None and len(found) > limit)
         return merged
 
     def events_page(
@@ -346,6 +377,10 @@ class JobsService:
             after=after if after is not None else openai.omit,
         )
         return json_object(raw)
+
+    def events_all(self, job_id: str, *, page_size: int = 100) -> dict[str, Any]:
+        """Every event of a job, newest first as the API lists them, in one page object."""
+        return merge_pages(lambda after: self.events_page(job_id, limit=page_size, after=after))
 
     def checkpoints_page(
         self, job_id: str, *, limit: int | None = None, after: str | None = None
@@ -397,11 +432,14 @@ class JobsService:
         job_id: str,
         *,
         poll_interval: float = 5.0,
+        interval: Callable[[dict[str, Any]], float] | None = None,
         max_backoff: float = 60.0,
         give_up_after: float | None = DEFAULT_GIVE_UP_AFTER,
     ) -> Iterator[FollowItem]:
         """Events as they arrive, status changes, retry notices, then the finished job.
 
+        `interval(job)`, when given, is the wait before the next poll after seeing `job` (the
+        CLI makes it adapt to the status); else `poll_interval` throughout.
         Transient failures are waited out with capped exponential backoff (honouring
         Retry-After up to `max_backoff`) for at most `give_up_after` seconds of outage, then
         ServiceUnreachable; anything else propagates. Stopping the iteration never touches
@@ -455,4 +493,4 @@ class JobsService:
                     yield EventItem(event)
                 yield FinishedItem(job)
                 return
-            self._sleep(poll_interval)
+            self._sleep(poll_interval if interval is None else interval(job))
