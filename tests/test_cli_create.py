@@ -411,10 +411,7 @@ def test_a_create_that_fails_for_certain_names_the_file_it_leaves(
     assert result.exit_code == 1
     file_id = fixture_json("files/uploaded")["id"]
     assert f"Uploaded file {file_id} is left on the service, unused" in result.stderr
-    from ftctl.cli.create import _delete_hint
-
-    assert f"delete it with `{_delete_hint(file_id)}`" in result.stderr
-    assert file_id in _delete_hint(file_id)
+    assert f"delete it with `ftctl files delete {file_id}`" in result.stderr
 
 
 def test_an_unsettled_create_says_how_to_check(run_cli: RunCli, api: Api) -> None:

@@ -390,15 +390,7 @@ def _upload(path: Path, reuse: bool | None = None) -> tuple[str, bool]:
 
 
 def _delete_hint(file_id: str) -> str:
-    """`ftctl files delete ID` where this build has the `files` commands, else the curl way."""
-    from ftctl.cli.app import app
-    from ftctl.secrets import redact
-
-    groups = {group.name for group in app.registered_groups}
-    if "files" in groups:
-        return f"ftctl files delete {file_id}"
-    url = redact(current().settings.base_url, None)
-    return f'curl -X DELETE {url}/files/{file_id} -H "Authorization: Bearer $OPENAI_API_KEY"'
+    return f"ftctl files delete {file_id}"
 
 
 def _say_what_is_left(uploaded: list[str], exc: BaseException) -> None:
