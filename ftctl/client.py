@@ -166,8 +166,9 @@ def build_client(
     return client_type(
         api_key=api_key,
         base_url=settings.base_url,
-        organization=settings.organization,
-        project=settings.project,
+        # Header values too: a stray newline would otherwise surface as a "connection error".
+        organization=clean_key(settings.organization, name="OPENAI_ORG_ID", warn=warn),
+        project=clean_key(settings.project, name="OPENAI_PROJECT_ID", warn=warn),
         timeout=settings.timeout,
         max_retries=settings.max_retries,
         http_client=transport,

@@ -40,25 +40,26 @@ _CREDENTIAL_QUERY = re.compile(
 
 
 def clean_key(raw: str | None, *, name: str, warn: Callable[[str], None]) -> str | None:
-    """The key to send: surrounding whitespace removed (and said so), refused with a UsageError
-    if what is left has control characters or non-ASCII (HTTP headers cannot carry them)."""
+    """The key (or another header value) to send: surrounding whitespace removed (and said so),
+    refused with a UsageError if what is left has control characters or non-ASCII (HTTP headers
+    cannot carry them)."""
     if raw is None:
         return None
     key = raw.strip()
     if key != raw:
-        warn(f"note: removed whitespace around the key in {name}")
+        warn(f"note: removed whitespace around the value of {name}")
     if not key:
         return None
     for index, char in enumerate(key):
         if not char.isascii():
             raise UsageError(
-                f"{name} has a non-ASCII character at position {index + 1}; API keys are ASCII",
-                hint=f"copy the key again from the provider's dashboard into {name}",
+                f"{name} has a non-ASCII character at position {index + 1}; it must be ASCII",
+                hint=f"copy the value again from the provider's dashboard into {name}",
             )
         if not char.isprintable() or char.isspace():
             raise UsageError(
                 f"{name} has a control or space character at position {index + 1}",
-                hint=f"copy the key again, without line breaks, into {name}",
+                hint=f"copy the value again, without line breaks, into {name}",
             )
     return key
 

@@ -169,3 +169,26 @@ def _json(body: object) -> object:
     import httpx
 
     return httpx.Response(200, headers={"content-type": "application/json"}, json=body)
+
+
+def test_columns_drop_whole_before_timestamps_wrap() -> None:
+    job = fixture_json("jobs/succeeded")
+    rows = [_render.job_row(job)]
+    headers = [c.header for c in _render.JOB_COLUMNS]
+    natural = _render.render_width(_render.JOB_COLUMNS, rows, 0, wide=True)
+    shown = _render.fitting_columns(_render.JOB_COLUMNS, rows, natural - 1)
+    assert [headers[i] for i in shown] == [
+        "id",
+        "model",
+        "status",
+        "fine-tuned model",
+        "created",
+    ]  # the token count goes first; `created` is never wrapped
+
+
+def test_wrapping_text_shrinks_rather_than_goes() -> None:
+    from ftctl.cli.files import FILE_COLUMNS, _file_row
+
+    rows = [_file_row(fixture_json("files/list")["data"][0])]
+    shown = _render.fitting_columns(FILE_COLUMNS, rows, 50)
+    assert [FILE_COLUMNS[i].header for i in shown] == ["id", "filename", "purpose"]

@@ -30,7 +30,7 @@ def test_whitespace_around_the_key_is_removed_and_said(
     api.route_fixture("GET", JOB_PATH, "jobs/succeeded")
     result = run_cli("get", JOB)
     assert result.exit_code == 0, result.output
-    assert "removed whitespace around the key in OPENAI_API_KEY" in result.stderr
+    assert "removed whitespace around the value of OPENAI_API_KEY" in result.stderr
     assert api.request("GET", JOB_PATH).headers["authorization"] == f"Bearer {FAKE_API_KEY}"
 
 
@@ -53,6 +53,16 @@ def test_a_key_that_cannot_be_sent_is_refused_before_any_request(
     assert first.startswith(f"Error: OPENAI_API_KEY has a {words}")
     assert "internal error" not in result.stderr
     api.assert_no_requests()
+
+
+def test_an_org_id_with_a_newline_is_cleaned_not_called_a_network_error(
+    run_cli: RunCli, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-acme\n")
+    api.route_fixture("GET", JOB_PATH, "jobs/succeeded")
+    result = run_cli("get", JOB)
+    assert result.exit_code == 0, result.output
+    assert api.request("GET", JOB_PATH).headers["openai-organization"] == "org-acme"
 
 
 # -- URL credentials ------------------------------------------------------------------------------

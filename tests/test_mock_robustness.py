@@ -120,3 +120,17 @@ def test_a_long_generation_is_linear_in_max_tokens(mock: tuple[str, str]) -> Non
     assert r.status_code == 200, r.text
     assert r.json()["usage"]["completion_tokens"] == 16_000
     assert r.json()["choices"][0]["finish_reason"] == "length"
+
+
+def test_an_oversized_json_body_is_413_without_reading_it_all(mock: tuple[str, str]) -> None:
+    url, _ = mock
+
+    def endless() -> Iterator[bytes]:  # no Content-Length: refused as it arrives
+        yield b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "'
+        for _ in range(40):
+            yield b"x" * (1024 * 1024)
+
+    headers = {**AUTH, "content-type": "application/json"}
+    r = httpx.post(url + "/chat/completions", content=endless(), headers=headers, timeout=30)
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "request_too_large"

@@ -360,3 +360,11 @@ def test_word_counter_counts_leading_numbers_exactly(name: str) -> None:
     ]
     texts += ["٣٣٣ arabic-indic digits", "²³ superscripts", "12a3 mixed", "007 ids\n"]
     assert [counter(t) for t in texts] == [len(encoding.encode_ordinary(t)) for t in texts]
+
+
+def test_csv_fields_longer_than_the_csv_modules_default(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    long_text = "word " * 60_000  # 300 KB: over csv's 128 KiB default field limit
+    path.write_text(f'prompt,completion\n"{long_text}",done\n')
+    rows = [r for _, r in readers.iter_rows(readers.open_source(path))]
+    assert rows == [{"prompt": long_text, "completion": "done"}]

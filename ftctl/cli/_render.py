@@ -70,12 +70,14 @@ def print_summary(rows: list[tuple[str, str]]) -> None:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column. `keep` columns (ids, model names) are never cut; the others shrink,
-    wrap, or are dropped, highest `drop` first, when the terminal is too narrow."""
+    """A table column. `keep` columns (ids, model names) are never cut; the others are
+    dropped, highest `drop` first, when the terminal is too narrow, and `wraps` ones (free text
+    such as file names) may shrink and wrap first."""
 
     header: str
     keep: bool = False
     drop: int = 0
+    wraps: bool = False
     justify: Literal["left", "right"] = "left"
 
 
@@ -87,12 +89,14 @@ def _natural(columns: list[Column], rows: list[tuple[str, ...]], i: int) -> int:
     return max([len(columns[i].header), *(len(row[i]) for row in rows)])
 
 
-def _needed(columns: list[Column], rows: list[tuple[str, ...]], shown: list[int]) -> int:
-    """The narrowest the shown columns can be: kept ones whole, the others squeezed."""
+def _needed(
+    columns: list[Column], rows: list[tuple[str, ...]], shown: list[int], *, squeezed: bool
+) -> int:
+    """The width of the shown columns: whole, or with the wrapping ones squeezed."""
     total = sum(
-        _natural(columns, rows, i)
-        if columns[i].keep
-        else min(_natural(columns, rows, i), _MIN_SHRUNK)
+        min(_natural(columns, rows, i), _MIN_SHRUNK)
+        if squeezed and columns[i].wraps
+        else _natural(columns, rows, i)
         for i in shown
     )
     return total + _GAP * (len(shown) - 1)
@@ -100,12 +104,15 @@ def _needed(columns: list[Column], rows: list[tuple[str, ...]], shown: list[int]
 
 def fitting_columns(columns: list[Column], rows: list[tuple[str, ...]], width: int) -> list[int]:
     """Indexes of the columns to show in `width` characters: every `keep` column, then as many
-    of the others as fit (dropping the highest `drop` first)."""
+    of the others as fit whole (dropping the highest `drop` first); only when the rest still
+    does not fit do the wrapping columns shrink."""
     shown = list(range(len(columns)))
     droppable = sorted((i for i in shown if not columns[i].keep), key=lambda i: -columns[i].drop)
     for i in droppable:
-        if _needed(columns, rows, shown) <= width:
+        if _needed(columns, rows, shown, squeezed=False) <= width:
             break
+        if columns[i].wraps and _needed(columns, rows, shown, squeezed=True) <= width:
+            break  # text that can wrap is worth keeping, squeezed
         shown.remove(i)
     return shown
 
@@ -122,7 +129,7 @@ def build_table(
     table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
     for i in shown:
         column = columns[i]
-        whole = column.keep or wide
+        whole = wide or not column.wraps
         table.add_column(
             Text(column.header),
             no_wrap=whole,
@@ -140,14 +147,8 @@ def render_width(
 ) -> int:
     """The width to render at: the terminal's, or more when the kept columns need it (the
     terminal then wraps the line rather than ftctl cutting an id)."""
-    if wide:
-        return max(
-            width,
-            _needed(
-                [Column(c.header, keep=True) for c in columns], rows, list(range(len(columns)))
-            ),
-        )
-    return max(width, _needed(columns, rows, fitting_columns(columns, rows, width)))
+    shown = list(range(len(columns))) if wide else fitting_columns(columns, rows, width)
+    return max(width, _needed(columns, rows, shown, squeezed=not wide))
 
 
 def print_rows(columns: list[Column], rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
@@ -168,8 +169,8 @@ JOB_COLUMNS = [
     Column("model", keep=True),
     Column("status", drop=1),
     Column("fine-tuned model", keep=True),
-    Column("created", drop=3),
-    Column("trained tokens", drop=2, justify="right"),
+    Column("created", drop=2),
+    Column("trained tokens", drop=3, justify="right"),
 ]
 
 

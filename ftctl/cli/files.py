@@ -37,8 +37,8 @@ PurposeOpt = Annotated[
 
 FILE_COLUMNS = [
     _render.Column("id", keep=True),
-    _render.Column("filename", drop=1),
-    _render.Column("purpose", drop=2),
+    _render.Column("filename", drop=1, wraps=True),
+    _render.Column("purpose", drop=2, wraps=True),
     _render.Column("bytes", drop=3, justify="right"),
     _render.Column("created", drop=4),
 ]

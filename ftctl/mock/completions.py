@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import re
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -740,12 +741,16 @@ class RateWindow:
     WINDOW = 60.0
 
     def __init__(self) -> None:
-        self.spent: list[tuple[float, int]] = []
+        # Oldest first, with a running total: each request costs O(1), not O(the minute's load).
+        self.spent: deque[tuple[float, int]] = deque()
+        self.used = 0
 
     def headers(self, now: float, tokens: int) -> dict[str, str]:
-        self.spent = [(at, n) for at, n in self.spent if now - at < self.WINDOW]
+        while self.spent and now - self.spent[0][0] >= self.WINDOW:
+            self.used -= self.spent.popleft()[1]
         self.spent.append((now, tokens))
-        used = sum(n for _, n in self.spent)
+        self.used += tokens
+        used = self.used
         oldest = self.spent[0][0]
         reset_requests = self.WINDOW / self.REQUESTS * len(self.spent)
         reset_tokens = max(0.0, self.WINDOW - (now - oldest)) * used / self.TOKENS

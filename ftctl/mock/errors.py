@@ -139,6 +139,14 @@ def too_large(limit: int, param: str) -> APIError:
     )
 
 
+def body_too_large(limit: int) -> APIError:
+    return APIError(
+        413,
+        f"The request body is too large. The maximum size is {limit // (1024 * 1024)} MB.",
+        code="request_too_large",
+    )
+
+
 # -- parameters ---------------------------------------------------------------------------------
 def bad_request(message: str, *, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)

@@ -38,6 +38,7 @@ log = logging.getLogger("ftctl.mock")
 
 OPENAI_VERSION = "2020-10-01"
 MAX_JSON_DEPTH = 64
+MAX_JSON_BYTES = 32 * 1024 * 1024  # a JSON request body larger than this is a 413
 MAX_INT_DIGITS = 30  # larger integers are refused before Python turns them into numbers
 
 
@@ -296,7 +297,15 @@ def check_json(value: Any) -> None:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    body = parse_json(await request.body() or b"{}")
+    check_body_size(request, MAX_JSON_BYTES, "body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # bounded as it arrives, whatever Content-Length says
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:
+            raise errors.body_too_large(MAX_JSON_BYTES)
+        chunks.append(chunk)
+    body = parse_json(b"".join(chunks) or b"{}")
     if not isinstance(body, dict):
         raise errors.body_not_object()
     check_json(body)
@@ -308,7 +317,7 @@ def check_body_size(request: Request, limit: int, param: str) -> None:
     length = request.headers.get("content-length")
     # Multipart framing adds a few hundred bytes around the file itself.
     if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
-        raise errors.too_large(limit, param)
+        raise errors.body_too_large(limit) if param == "body" else errors.too_large(limit, param)
 
 
 MEMORY_FIELD_BYTES = 64 * 1024  # a form field larger than this goes to disk as it arrives

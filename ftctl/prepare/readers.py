@@ -293,6 +293,8 @@ def _header_names(cells: list[str]) -> list[str]:
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, Row]]:
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as fh:
+            # fields as long as a line may be (csv's own limit is 128 KiB; pandas has none)
+            csv.field_size_limit(max(csv.field_size_limit(), files.MAX_LINE_BYTES))
             reader = csv.reader(bounded_text_lines(fh), delimiter=delimiter)
             header: list[str] | None = None
             start = 1

@@ -240,14 +240,18 @@ class FilesService:
                 raise self._interrupted(path, size, before) from None
             except Exception as exc:
                 self._after_failure(exc, attempt, attempts, notify)
-                found = self._find_new(path, size, before, exc)
+                found = self._find_new(path, size, before, exc, notify)
                 if found is not None:
                     notify(f"found {found.get('id')}: the upload did store the file")
                     return found
                 if attempt == attempts:
                     raise
-                notify("the file was not stored: uploading it again")
-                if not never_processed(exc):
+                if never_processed(exc):  # waited already
+                    notify("the file was not stored: uploading it again")
+                else:
+                    notify(
+                        f"the file was not stored: uploading it again in {backoff(attempt):.0f} s"
+                    )
                     self._sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -266,7 +270,7 @@ class FilesService:
             self._sleep(seconds)
 
     def _find_new(
-        self, path: Path, size: int, before: set[Any], error: Exception
+        self, path: Path, size: int, before: set[Any], error: Exception, notify: Notify
     ) -> dict[str, Any] | None:
         """After an ambiguous failure: the file the attempt stored, or None if it stored none."""
         if never_processed(error):
@@ -284,6 +288,7 @@ class FilesService:
                         f"listed ({type(exc).__name__}): a copy may be stored",
                         hint=_look_for(path),
                     ) from error
+                notify(f"listing the files failed too: trying again in {backoff(lookup):.0f} s")
                 self._sleep(backoff(lookup))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -391,7 +396,7 @@ class FilesService:
         lock = threading.Lock()
 
         def send(index: int) -> None:
-            part_id = self._send_part(path, upload_id, index, size, on_progress)
+            part_id = self._send_part(path, upload_id, index, size, on_progress, notify)
             with lock:
                 parts[index] = part_id
             if self._record is not None:  # at once: a Ctrl-C or a crash keeps what was sent
@@ -434,7 +439,13 @@ class FilesService:
         return pending
 
     def _send_part(
-        self, path: Path, upload_id: str, index: int, size: int, on_progress: ProgressCallback
+        self,
+        path: Path,
+        upload_id: str,
+        index: int,
+        size: int,
+        on_progress: ProgressCallback,
+        notify: Notify = _ignore,
     ) -> str:
         """One part, retried on transient failures: a second copy of a part is harmless (only
         the parts named at completion count)."""
@@ -454,7 +465,9 @@ class FilesService:
                 on_progress(-window.sent)  # this part's bytes will be sent again
                 if attempt == attempts or not is_transient(exc):
                     raise
-                self._sleep(backoff(attempt))
+                seconds = backoff(attempt)
+                notify(f"part {index + 1} failed ({type(exc).__name__}): again in {seconds:.0f} s")
+                self._sleep(seconds)
             finally:
                 window.close()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -483,7 +496,7 @@ class FilesService:
                 raise self._interrupted(path, size, before) from None
             except Exception as exc:
                 self._after_failure(exc, attempt, attempts, notify)
-                found = self._find_new(path, size, before, exc)
+                found = self._find_new(path, size, before, exc, notify)
                 if found is not None:
                     return found
                 if attempt == attempts:

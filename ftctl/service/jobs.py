@@ -342,7 +342,7 @@ class JobsService:
                 error = exc
                 reason = f"HTTP {exc.status_code}, request {exc.request_id or '-'}"
             notify(f"the create request ended without a job ({reason}): looking it up by {token}")
-            job = self._find_created(token, error)
+            job = self._find_created(token, error, notify)
             if job is not None:
                 notify(f"found job {job.get('id')}: the request did create it")
                 return job
@@ -351,7 +351,7 @@ class JobsService:
                     f"the create request failed ({reason}) and no job was created",
                     hint="nothing to clean up for the job: run the same command again",
                 ) from error
-            notify("no job was created: sending the request again")
+            notify(f"no job was created: sending the request again in {backoff(attempt):.0f} s")
             self._sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -377,7 +377,7 @@ class JobsService:
                 return job
         return None
 
-    def _find_created(self, token: str, error: Exception) -> dict[str, Any] | None:
+    def _find_created(self, token: str, error: Exception, notify: Notify) -> dict[str, Any] | None:
         lookups = 3
         for lookup in range(1, lookups + 1):
             try:
@@ -389,6 +389,7 @@ class JobsService:
                         f"looked up ({type(exc).__name__}): it may exist",
                         hint=_check_hint(token),
                     ) from error
+                notify(f"the lookup failed too: trying again in {backoff(lookup):.0f} s")
                 self._sleep(backoff(lookup))
         raise AssertionError("unreachable")  # pragma: no cover
 
