@@ -67,18 +67,18 @@ def _debug_hooks(log: Callable[[str], None]) -> dict[str, list[Callable[..., Any
     return {"request": [on_request], "response": [on_response]}
 
 
-def _unresolvable_host(exc: BaseException) -> bool:
+def unresolvable_host(exc: BaseException) -> bool:
     """True when the OS said the host name does not exist (not a temporary DNS failure): a
-    gaierror in the chain or, where a wrapper dropped the chain, the errno text copied from it."""
+    gaierror in the chain or, where a wrapper dropped it, the errno text copied from it."""
     no_name = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-    if any(f"[Errno {code}]" in str(exc) for code in no_name):
-        return True
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, socket.gaierror):
             return cause.errno in no_name
+        if any(f"[Errno {code}]" in str(cause) for code in no_name):
+            return True
         cause = cause.__cause__ or cause.__context__
     return False
 
@@ -91,7 +91,7 @@ class _FailFastTransport(httpx.HTTPTransport):
         try:
             return super().handle_request(request)
         except httpx.ConnectError as exc:
-            if not _unresolvable_host(exc):
+            if not unresolvable_host(exc):
                 raise
             import openai
 

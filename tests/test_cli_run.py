@@ -74,7 +74,7 @@ def test_the_book_in_one_command(on_mock: str, book_dir: Path) -> None:
     assert answer["prompt"] == "The Adventure Begins ->"
     assert answer["expected"] == "A thrilling tale of courage and discovery."
     assert answer["answer"] == "A thrilling tale of courage and discovery"  # stop "." cuts it
-    assert answer["model"].startswith("ft:davinci-002:")
+    assert answer["model"].startswith("ft:davinci-002:personal::")  # the mock's org slug
     for step in ("1/4: prepare", "2/4: create", "3/4: follow", "4/4: complete"):
         assert f"== run {step}" in result.stderr
     assert 'stop=["."]' in result.stderr

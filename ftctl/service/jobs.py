@@ -329,6 +329,8 @@ class JobsService:
                 self._wait(notify, wait_reason(exc.response), retry_after_seconds(exc), attempt)
                 continue
             except openai.APIConnectionError as exc:
+                if not is_transient(exc):
+                    raise
                 if isinstance(exc.__cause__, httpx.ConnectError):  # never sent
                     if last:
                         raise
