@@ -217,3 +217,26 @@ def test_a_failed_upload_leaves_nothing_behind(tmp_path: Path) -> None:
         r = http.post(url + "/files", files={"file": ("a.jsonl", b"x")}, data={"purpose": "no"})
         assert r.status_code == 400
     assert list((state / "blobs").iterdir()) == []
+
+
+def test_the_serving_process_walks_old_objects_on_a_timer_not_inside_requests() -> None:
+    import asyncio
+    import gc
+
+    from ftctl.mock.app import create_app
+    from ftctl.mock.server import FULL_COLLECTION_SECONDS, build_server, time_full_collections
+
+    before = gc.get_threshold()
+    loop = asyncio.new_event_loop()
+    try:
+        timer = time_full_collections(loop)
+        threshold = gc.get_threshold()
+        due = timer.when() - loop.time()
+        timer.cancel()
+    finally:
+        gc.set_threshold(*before)
+        loop.close()
+    assert threshold[:2] == before[:2]  # young generations stay automatic
+    assert threshold[2] >= 1_000_000  # the full walk is the timer's
+    assert 0 < due <= FULL_COLLECTION_SECONDS
+    assert build_server(create_app())._timed_full_collections is False  # tests' servers: no

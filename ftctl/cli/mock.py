@@ -168,7 +168,7 @@ def serve(
             err=True,
         )
 
-    build_server(app, on_ready=ready).run(sockets=[sock])
+    build_server(app, on_ready=ready, timed_full_collections=True).run(sockets=[sock])
 
 
 def _warm_tokenizers() -> None:
