@@ -75,15 +75,17 @@ def _resolve(type_path: str) -> type[BaseException] | None:
 def _api_error_line(exc: BaseException) -> str:
     """The API's own message, then HTTP status and request id when the error carries them."""
     body = getattr(exc, "body", None)
-    message = None
+    message = param = None
     if isinstance(body, dict):
-        message = body.get("message")
+        message, param = body.get("message"), body.get("param")
     if not message:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     details = []
     status = getattr(exc, "status_code", None)
     if status is not None:
         details.append(f"HTTP {status}")
+    if status == 400 and isinstance(param, str) and param:
+        details.append(f"param {param}")  # the field refused, which the message may not name
     request_id = getattr(exc, "request_id", None)
     if request_id:
         details.append(f"request {request_id}")
