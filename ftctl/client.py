@@ -1,4 +1,5 @@
-"""The one place that builds the OpenAI SDK client.
+"""The one place that builds the SDK client: ``openai.OpenAI``, or ``openai.AzureOpenAI`` when
+settings chose Azure (see ftctl/settings.py).
 
 The SDK is handed a plain ``httpx.Client`` (openai 3.x would otherwise use httpx2): the same
 transport in production and in tests, where respx intercepts it, and one place to hang the
@@ -66,18 +67,18 @@ def _debug_hooks(log: Callable[[str], None]) -> dict[str, list[Callable[..., Any
     return {"request": [on_request], "response": [on_response]}
 
 
-def _unresolvable_host(exc: BaseException) -> bool:
+def unresolvable_host(exc: BaseException) -> bool:
     """True when the OS said the host name does not exist (not a temporary DNS failure): a
-    gaierror in the chain or, where a wrapper dropped the chain, the errno text copied from it."""
+    gaierror in the chain or, where a wrapper dropped it, the errno text copied from it."""
     no_name = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-    if any(f"[Errno {code}]" in str(exc) for code in no_name):
-        return True
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, socket.gaierror):
             return cause.errno in no_name
+        if any(f"[Errno {code}]" in str(cause) for code in no_name):
+            return True
         cause = cause.__cause__ or cause.__context__
     return False
 
@@ -90,7 +91,7 @@ class _FailFastTransport(httpx.HTTPTransport):
         try:
             return super().handle_request(request)
         except httpx.ConnectError as exc:
-            if not _unresolvable_host(exc):
+            if not unresolvable_host(exc):
                 raise
             import openai
 
@@ -135,18 +136,32 @@ def build_client(
     warn: Warn | None = None,
     http_client: httpx.Client | None = None,
 ) -> openai.OpenAI:
-    """An ``openai.OpenAI`` configured from settings. Raises UsageError when no usable key is set;
-    `warn` receives notes for the user (whitespace removed from the key, retry waits)."""
+    """The SDK client for the platform settings chose: ``openai.AzureOpenAI`` for Azure,
+    ``openai.OpenAI`` otherwise. Raises UsageError when no usable key (or, on Azure, no endpoint
+    or API version) is set; `warn` receives notes for the user (whitespace removed from the key,
+    retry waits)."""
     warn = warn or _ignore
-    api_key = clean_key(settings.api_key, name="OPENAI_API_KEY", warn=warn)
+    settings.check_complete()
+    api_key = clean_key(settings.api_key, name=settings.key_env, warn=warn)
     if not api_key:
-        raise UsageError(
-            "no API key: set OPENAI_API_KEY",
-            hint="to try ftctl offline, run `ftctl mock serve` and set "
-            "OPENAI_BASE_URL=http://127.0.0.1:8089/v1 with any key",
-        )
+        raise UsageError(f"no API key: set {settings.key_env}", hint=_no_key_hint(settings))
     import openai
 
+    # The SDK accepts a plain httpx.Client at run time; its annotation names httpx2's.
+    transport: Any = http_client or build_http_client(settings, log)
+    if settings.is_azure:
+        # _announcing is typed for OpenAI's constructor; AzureOpenAI's takes the Azure arguments.
+        azure_type: Any = _announcing(openai.AzureOpenAI, warn)
+        azure: openai.AzureOpenAI = azure_type(
+            api_key=api_key,
+            azure_endpoint=settings.base_url,
+            api_version=settings.api_version,
+            organization=settings.organization,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            http_client=transport,
+        )
+        return azure
     client_type = _announcing(openai.OpenAI, warn)
     return client_type(
         api_key=api_key,
@@ -156,6 +171,14 @@ def build_client(
         project=clean_key(settings.project, name="OPENAI_PROJECT_ID", warn=warn),
         timeout=settings.timeout,
         max_retries=settings.max_retries,
-        # The SDK accepts a plain httpx.Client at run time; its annotation names httpx2's.
-        http_client=http_client or build_http_client(settings, log),  # type: ignore[arg-type]
+        http_client=transport,
+    )
+
+
+def _no_key_hint(settings: Settings) -> str:
+    if settings.is_azure:
+        return f"export {settings.key_env}=... (a key of the Azure OpenAI resource)"
+    return (
+        "to try ftctl offline, run `ftctl mock serve` and set "
+        "OPENAI_BASE_URL=http://127.0.0.1:8089/v1 with any key"
     )

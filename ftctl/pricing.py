@@ -1,6 +1,8 @@
-"""Training prices: a dated table in the package, overridable without a release.
+"""Training prices: dated tables in the package, overridable without a release.
 
-Prices are USD per 1M *training* tokens, as OpenAI published them (dated below). They change: to
+Supervised and DPO jobs are billed per training token: USD per 1M *training* tokens, as OpenAI
+published them (dated below). Reinforcement jobs are billed per hour of training time, plus model
+grader tokens (`TRAINING_PRICE_PER_HOUR`). They change: to
 use other figures, point FTCTL_PRICES at a JSON file mapping model names (or prefixes) to USD per
 1M training tokens, e.g. `{"gpt-4o-mini": 3.0, "my-model": 1.25}`, or pass `--price` to
 `ftctl prepare`. Nothing here imports Typer, Rich or openai.
@@ -30,6 +32,17 @@ TRAINING_PRICE_PER_1M: dict[str, float] = {
     "gpt-3.5-turbo": 8.00,
     "davinci-002": 6.00,
     "babbage-002": 0.40,
+}
+
+
+# Reinforcement fine-tuning is billed by time, not tokens: USD per hour of wall-clock time in
+# the core training loop (prorated to the second), plus the tokens any model grader consumes at
+# that model's ordinary API rates. Source: OpenAI's "Billing guide for the Reinforcement Fine
+# Tuning API" (help.openai.com/en/articles/11323177), as of the date below.
+TRAINING_HOUR_PRICES_DATE = "2025-05"
+TRAINING_HOUR_PRICES_SOURCE = "https://help.openai.com/en/articles/11323177"
+TRAINING_PRICE_PER_HOUR: dict[str, float] = {
+    "o4-mini": 100.00,
 }
 
 
@@ -68,6 +81,14 @@ def price_per_1m(model: str, overrides: Mapping[str, float] | None = None) -> fl
         if matches:
             return table[max(matches, key=len)]
     return None
+
+
+def price_per_hour(model: str) -> float | None:
+    """USD per training hour for a reinforcement job on model (a snapshot or ft: name works), or
+    None if unknown. Longest matching prefix wins."""
+    base = base_model(model)
+    matches = [prefix for prefix in TRAINING_PRICE_PER_HOUR if base.startswith(prefix)]
+    return TRAINING_PRICE_PER_HOUR[max(matches, key=len)] if matches else None
 
 
 def estimate_cost(

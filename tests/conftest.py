@@ -39,7 +39,16 @@ def env(
         "NO_COLOR": "1",
         "COLUMNS": "200",
     }
-    for name in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_LOG", "OPENAI_ORGANIZATION"):
+    for name in (
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "OPENAI_LOG",
+        "OPENAI_ORGANIZATION",
+        # A shell set up for Azure would switch ftctl to it (ftctl/settings.py).
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_OPENAI_API_KEY",
+        "OPENAI_API_VERSION",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -293,3 +293,39 @@ def test_stream_with_several_choices_prints_each_on_its_line(run_cli: RunCli, ap
     result = run_cli("complete", "-m", FT_DAVINCI, "x", "--stream", "-n", "2")
     assert result.exit_code == 0, result.output
     assert result.stdout == "A1A2\nB1B2\n"
+
+
+def test_unknown_model_points_to_the_models(run_cli: RunCli, api: Api) -> None:
+    api.route_fixture("POST", "/completions", "errors/model_not_found")
+    result = run_cli("--max-retries", "0", "complete", "-m", FT_DAVINCI, "hi")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[1] == (
+        "  next: `ftctl models list` shows the models this key can use"
+    )
+    assert "ftctl list" not in result.stderr
+
+
+@pytest.mark.parametrize("piped", ["", "\n", "  \n\n"])
+def test_an_empty_stdin_is_a_usage_error(run_cli: RunCli, api: Api, piped: str) -> None:
+    for args in (["complete", "-m", FT_DAVINCI, "-"], ["complete", "-m", FT_DAVINCI]):
+        result = run_cli(*args, input=piped)
+        assert result.exit_code == 2, result.output
+        assert "the prompt read from stdin is empty" in result.stderr
+    api.assert_no_requests()
+
+
+def test_try_it_has_the_separator_and_stop_when_known() -> None:
+    from ftctl.cli.complete import try_it
+
+    assert try_it(FT_DAVINCI, prompt="Secrets Unveiled ->", stop=".") == (
+        f"Try it: ftctl complete -m {FT_DAVINCI} 'Secrets Unveiled ->' --stop ."
+    )
+    assert try_it(FT_DAVINCI, prompt="Q:\n", stop="\n") == (
+        f"Try it: ftctl complete -m {FT_DAVINCI} 'Q:\n' --stop '\\n'"
+    )
+    assert try_it(FT_CHAT) == f'Try it: ftctl complete -m {FT_CHAT} "<your prompt>"'
+    generic = try_it(FT_DAVINCI)
+    assert "separator" in generic and "--stop" in generic
+    on_azure = try_it(FT_CHAT, prompt="hi", azure=True)
+    assert on_azure.startswith("Next: on Azure OpenAI a model answers only once deployed")
+    assert on_azure.endswith("then: ftctl complete -m DEPLOYMENT_NAME hi")

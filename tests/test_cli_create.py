@@ -42,6 +42,12 @@ def _chat_lines(n: int) -> str:
     )
 
 
+@pytest.fixture(autouse=True)
+def known_models(api: Api) -> None:
+    """`create` asks the service for the model (and so checks the key) before uploading."""
+    api.route_model_lookups()
+
+
 @pytest.fixture
 def train_file(tmp_path: Path) -> Path:
     path = tmp_path / "train.jsonl"
@@ -91,7 +97,8 @@ def test_create_with_file_ids_no_follow(run_cli: RunCli, api: Api) -> None:
     assert body["training_file"] == TRAIN_ID
     assert "hyperparameters" not in body  # deprecated top-level field
     assert body["method"] == {"type": "supervised", "supervised": {}}
-    assert api.summary() == ["POST /v1/fine_tuning/jobs"]  # nothing uploaded, nothing followed
+    # the model looked up first; nothing uploaded, nothing followed
+    assert api.summary() == [f"GET /v1/models/{MODEL}", "POST /v1/fine_tuning/jobs"]
 
 
 def test_create_no_follow_json_prints_the_job(run_cli: RunCli, api: Api) -> None:
@@ -215,6 +222,7 @@ def test_create_uploads_a_local_file_with_purpose_fine_tune(
     assert f"Uploaded file from {train_file}: {uploaded_id}" in result.stderr
     assert result.stdout == f"{JOB}\n"
     assert [line.split("?")[0] for line in api.summary()] == [
+        f"GET /v1/models/{MODEL}",  # the model (and the key) checked first
         "GET /v1/files",  # a file of the same name and size already there?
         "GET /v1/files",  # the same list, as it was before the upload
         "POST /v1/files",
@@ -271,7 +279,7 @@ def test_create_asks_on_a_terminal_and_stops_on_no(
     # CliRunner echoes typed input to stdout (a terminal would echo it on the tty)
     assert result.stdout.strip() == "n"
     assert result.exit_code == 0  # declining is not an error
-    api.assert_no_requests()
+    assert api.summary() == [f"GET /v1/models/{MODEL}"]  # the model was checked; nothing uploaded
 
 
 def test_create_asks_on_a_terminal_and_goes_on_yes(
@@ -347,7 +355,7 @@ def test_create_rejected_by_the_service(run_cli: RunCli, api: Api) -> None:
         "(HTTP 400, param training_file, request req_400invalidfile0000000000000001)"
     )
     assert len(api.requests("POST", "/fine_tuning/jobs")) == 1  # a 400 is not retried
-    assert not api.requests("GET")  # nothing to follow
+    assert api.summary()[-1] == "POST /v1/fine_tuning/jobs"  # nothing to follow
 
 
 def _found_by_token(request: httpx.Request) -> httpx.Response:
@@ -405,10 +413,7 @@ def test_a_create_that_fails_for_certain_names_the_file_it_leaves(
     assert result.exit_code == 1
     file_id = fixture_json("files/uploaded")["id"]
     assert f"Uploaded file {file_id} is left on the service, unused" in result.stderr
-    from ftctl.cli.create import _delete_hint
-
-    assert f"delete it with `{_delete_hint(file_id)}`" in result.stderr
-    assert file_id in _delete_hint(file_id)
+    assert f"delete it with `ftctl files delete {file_id}`" in result.stderr
 
 
 def test_an_unsettled_create_says_how_to_check(run_cli: RunCli, api: Api) -> None:

@@ -167,6 +167,7 @@ def test_ctrl_c_prints_status_and_resume_command_and_exits_130(run_cli: RunCli, 
 
 
 def test_ctrl_c_while_following_after_create(run_cli: RunCli, api: Api) -> None:
+    api.route_model_lookups()
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     api.route_sequence("GET", EVENTS, ["events/poll_1", KeyboardInterrupt])
     api.route_fixture("GET", JOB_PATH, "jobs/validating_files")

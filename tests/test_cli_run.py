@@ -74,7 +74,7 @@ def test_the_book_in_one_command(on_mock: str, book_dir: Path) -> None:
     assert answer["prompt"] == "The Adventure Begins ->"
     assert answer["expected"] == "A thrilling tale of courage and discovery."
     assert answer["answer"] == "A thrilling tale of courage and discovery"  # stop "." cuts it
-    assert answer["model"].startswith("ft:davinci-002:")
+    assert answer["model"].startswith("ft:davinci-002:personal::")  # the mock's org slug
     for step in ("1/4: prepare", "2/4: create", "3/4: follow", "4/4: complete"):
         assert f"== run {step}" in result.stderr
     assert 'stop=["."]' in result.stderr
@@ -149,6 +149,7 @@ def test_a_failed_job_stops_at_step_3_with_exit_3(
 ) -> None:
     """Against recorded fixtures: upload, create, then the job fails."""
     job = fixture_json("jobs/failed")
+    api.route_model_lookups()
     api.route_response("GET", "/files", json_response(200, NO_FILES))  # nothing to reuse
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
@@ -167,6 +168,7 @@ def test_a_failed_job_stops_at_step_3_with_exit_3(
 
 def test_a_failing_completion_stops_at_step_4(run_cli: RunCli, api: Api, book_dir: Path) -> None:
     job = fixture_json("jobs/succeeded")
+    api.route_model_lookups()
     api.route_response("GET", "/files", json_response(200, NO_FILES))
     api.route_fixture("POST", "/files", "files/uploaded")
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")

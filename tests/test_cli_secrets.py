@@ -216,3 +216,25 @@ def test_an_unresolvable_host_is_not_retried(run_cli: RunCli, api: Api) -> None:
     assert result.exit_code == 1
     assert route.call_count == 1
     assert "cannot resolve the host name 'api.openai.com'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["create", "--yes", "-t", "file-abc", "-m", "gpt-4o-mini-2024-07-18"], ["follow", JOB]],
+)
+def test_an_unresolvable_host_fails_create_and_follow_at_once(
+    run_cli: RunCli, api: Api, command: list[str], waits: list[float]
+) -> None:
+    import socket
+
+    def no_such_host(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(
+            str(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+        )
+
+    route = api.router.route(url__startswith=BASE_URL).mock(side_effect=no_such_host)
+    result = run_cli(*command)
+    assert result.exit_code == 1
+    assert route.call_count == 1
+    assert waits == []
+    assert "cannot resolve the host name" in result.stderr

@@ -42,6 +42,12 @@ def _listing_the_created_job(request: httpx.Request) -> httpx.Response:
     return json_response(200, {"object": "list", "data": [job], "has_more": False})
 
 
+@pytest.fixture(autouse=True)
+def known_models(api: Api) -> None:
+    """`create` asks the service for the model (and so checks the key) before uploading."""
+    api.route_model_lookups()
+
+
 @pytest.fixture
 def train_file(tmp_path: Path) -> Path:
     lines = [
@@ -122,7 +128,8 @@ def test_a_file_id_at_a_terminal_is_confirmed_too(
     result = run_cli("create", "-t", TRAIN_ID, "-m", MODEL, "--no-follow", input="n\n")
     assert f"Start training {MODEL} on {TRAIN_ID}?" in result.stderr
     assert result.exit_code == 0
-    api.assert_no_requests()
+    # The model (and the key) are checked before asking; nothing else is sent.
+    assert api.summary() == [f"GET /v1/models/{MODEL}"]
 
 
 # -- uploads: reuse and no blind retries -----------------------------------------------------------

@@ -5,7 +5,6 @@ descriptor limit, and streams uploads to disk."""
 from __future__ import annotations
 
 import io
-import os
 import signal
 import socket
 import subprocess
@@ -17,6 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ftctl.mock.persist import StateDB, StateError
+from tests.support.mock_server import running_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = (ROOT / "fixtures" / "book" / "train_data_prepared.jsonl").read_bytes()
@@ -76,17 +78,9 @@ def serve(*args: str, fd_limit: int | None = None) -> Iterator[Served]:
         process.communicate(timeout=10)
 
 
-def test_the_listening_line_means_connections_are_accepted() -> None:
-    for _ in range(2):
-        with serve() as served:
-            # No retry: the first connection right after the line must be accepted.
-            r = httpx.get(served.url + "/models", headers=AUTH, timeout=5)
-            assert r.status_code == 200
-
-
 def test_state_survives_kill_9_mid_job_and_ids_never_repeat(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    with serve("--state", state, "--speed", "4", "--seed", "5") as served:
+    with serve("--state", state, "--speed", "8", "--seed", "5") as served:
         file_id = served.upload()
         job = served.job(file_id)
         for _ in range(100):
@@ -98,7 +92,7 @@ def test_state_survives_kill_9_mid_job_and_ids_never_repeat(tmp_path: Path) -> N
         events_before = served.http.get(f"/fine_tuning/jobs/{job['id']}/events").json()["data"]
         served.process.send_signal(signal.SIGKILL)
         served.process.wait(10)
-    with serve("--state", state, "--speed", "4", "--seed", "5") as served:
+    with serve("--state", state, "--speed", "8", "--seed", "5") as served:
         r = served.http.get(f"/fine_tuning/jobs/{job['id']}")
         assert r.status_code == 200, r.text
         assert r.json()["status"] in ("running", "succeeded")  # it went on by the clock
@@ -135,23 +129,21 @@ def test_state_survives_kill_9_mid_job_and_ids_never_repeat(tmp_path: Path) -> N
 
 
 def test_a_state_directory_serves_one_server_at_a_time(tmp_path: Path) -> None:
-    with serve("--state", str(tmp_path)):
-        command = [sys.executable, "-m", "ftctl", "mock", "serve", "--port", "0"]
-        second = subprocess.run(
-            [*command, "--state", str(tmp_path)],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    assert second.returncode == 2
-    assert "in use by another running mock server" in second.stderr
+    first = StateDB(tmp_path)
+    try:
+        with pytest.raises(StateError, match="in use by another running mock server"):
+            StateDB(tmp_path)
+    finally:
+        first.close()
+    StateDB(tmp_path).close()  # free again once the first has gone
 
 
 def test_without_state_a_restart_with_the_same_seed_gives_new_ids() -> None:
     seen = []
     for _ in range(2):
         with serve("--seed", "9") as served:
+            # No retry: the listening line means the first connection is accepted.
+            assert httpx.get(served.url + "/models", headers=AUTH, timeout=5).status_code == 200
             seen.append(served.upload())
     assert seen[0] != seen[1]
 
@@ -215,16 +207,15 @@ def test_a_large_upload_streams_to_disk(tmp_path: Path) -> None:
         assert grown_mb < 32, f"peak memory grew {grown_mb:.0f} MB for a {size >> 20} MB upload"
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_a_failed_upload_leaves_nothing_behind(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    with serve("--state", str(state)) as served:
-        r = served.http.post(
-            "/files",
+    with running_mock(state=state) as url, httpx.Client(headers=AUTH) as http:
+        r = http.post(
+            url + "/files",
             files={"file": ("notes.txt", io.BytesIO(b"x" * 100_000))},
             data={"purpose": "fine-tune"},
         )
         assert r.status_code == 400  # not .jsonl
-        r = served.http.post("/files", files={"file": ("a.jsonl", b"x")}, data={"purpose": "no"})
+        r = http.post(url + "/files", files={"file": ("a.jsonl", b"x")}, data={"purpose": "no"})
         assert r.status_code == 400
     assert list((state / "blobs").iterdir()) == []

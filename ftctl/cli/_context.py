@@ -25,6 +25,8 @@ class AppState:
             from ftctl.cli._output import note
             from ftctl.client import build_client
 
+            # The first --debug line says which platform this is and how it was chosen.
+            self.debug_log(self.settings.describe())
             self._client = build_client(self.settings, log=self.debug_log, warn=note)
         return self._client
 

@@ -14,7 +14,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "create": (
         "ftctl create -t train_data_prepared.jsonl -m davinci-002",
-        "ftctl create -t file-abc123 -m gpt-4o-mini-2024-07-18 --suffix books --no-follow",
+        "ftctl create -t rft.jsonl -m o4-mini-2025-04-16 --grader grader.json --eval-interval 5",
     ),
     "run": (
         "ftctl run -f train_data.json -m davinci-002 --yes",
@@ -32,6 +32,17 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "resume": ("ftctl resume -i ftjob-abc123",),
     "events": ("ftctl events -i ftjob-abc123", "ftctl events -i ftjob-abc123 --all --json"),
     "checkpoints": ("ftctl checkpoints -i ftjob-abc123",),
+    "checkpoints list": ("ftctl checkpoints list -i ftjob-abc123 --json",),
+    "checkpoints share": (
+        "ftctl checkpoints share ft:gpt-4o-mini-2024-07-18:acme::abc123 --project proj_abc123",
+    ),
+    "checkpoints permissions": (
+        "ftctl checkpoints permissions ft:gpt-4o-mini-2024-07-18:acme::abc123",
+    ),
+    "checkpoints unshare": (
+        "ftctl checkpoints unshare ft:gpt-4o-mini-2024-07-18:acme::abc123 cp_abc123 --yes",
+    ),
+    "config": ("ftctl config", "ftctl --provider azure config --json"),
     "metrics": (
         "ftctl metrics -i ftjob-abc123",
         "ftctl metrics -i ftjob-abc123 -i ftjob-def456 --csv metrics.csv --png loss.png",

@@ -8,7 +8,9 @@ import typer
 
 from ftctl import __version__
 from ftctl.cli import _context, _examples, _startup
+from ftctl.cli import checkpoints as checkpoint_commands
 from ftctl.cli import complete as complete_commands
+from ftctl.cli import config as config_commands
 from ftctl.cli import create as create_commands
 from ftctl.cli import files as file_commands
 from ftctl.cli import follow as follow_commands
@@ -53,11 +55,23 @@ def root(
             help="Show tracebacks and log each HTTP exchange to stderr (API key redacted).",
         ),
     ] = False,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            metavar="openai|azure",
+            help="Platform to talk to [default: azure when AZURE_OPENAI_ENDPOINT is set, "
+            "else openai]. `ftctl config` shows the choice and why.",
+            show_default=False,
+        ),
+    ] = None,
     base_url: Annotated[
         str | None,
         typer.Option(
             "--base-url",
-            help="API base URL [env: OPENAI_BASE_URL; default: https://api.openai.com/v1].",
+            help="API base URL of OpenAI or any OpenAI-compatible service [env: OPENAI_BASE_URL; "
+            "default: https://api.openai.com/v1]; on Azure, the resource endpoint "
+            "[env: AZURE_OPENAI_ENDPOINT].",
             show_default=False,
         ),
     ] = None,
@@ -80,11 +94,21 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Settings shared by every command. The API key is read from OPENAI_API_KEY only."""
+    """Settings shared by every command.
+
+    Platform: OpenAI (key in OPENAI_API_KEY), any OpenAI-compatible service (--base-url or
+    OPENAI_BASE_URL), or Azure OpenAI when AZURE_OPENAI_ENDPOINT is set or --provider azure
+    (key in AZURE_OPENAI_API_KEY, version in OPENAI_API_VERSION). `ftctl config` prints which one
+    and why; so does the first line of --debug.
+    """
     _context.install(
         _context.AppState(
             settings=Settings.from_env(
-                base_url=base_url, timeout=timeout, max_retries=max_retries, debug=debug
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                debug=debug,
+                provider=provider,
             )
         )
     )
@@ -96,6 +120,8 @@ follow_commands.register(app)
 job_commands.register(app)
 complete_commands.register(app)
 model_commands.register(app)
+checkpoint_commands.register(app)
+config_commands.register(app)
 file_commands.register(app)
 metrics_commands.register(app)
 watch_commands.register(app)

@@ -11,7 +11,8 @@ from ftctl.cli import _output
 from ftctl.cli._context import current
 from ftctl.cli._options import JsonFlag
 from ftctl.errors import UsageError
-from ftctl.models import check_not_retired
+from ftctl.models import check_not_retired, uses_completions_endpoint
+from ftctl.service.completions import deploy_first_hint
 
 if TYPE_CHECKING:
     from ftctl.service.completions import CompletionRequest, CompletionsService
@@ -22,7 +23,14 @@ def _read_prompt(positional: str | None, option: str | None) -> str:
         raise UsageError("give the prompt once: as an argument or with -p, not both")
     prompt = option if option is not None else positional
     if prompt == "-" or (prompt is None and not _output.stdin_is_tty()):
-        return sys.stdin.read()
+        prompt = sys.stdin.read()
+        if not prompt.strip():
+            raise UsageError(
+                "the prompt read from stdin is empty",
+                hint='pipe a prompt in (echo "Secrets Unveiled ->" | ftctl complete -m MODEL), '
+                "or pass it as an argument",
+            )
+        return prompt
     if prompt is None:
         raise UsageError(
             "missing prompt", hint='pass it as an argument, with -p, or "-" to read stdin'
@@ -86,7 +94,8 @@ def complete(
     )
     if system and not request.is_chat:
         raise UsageError(f"--system needs a chat model; {model} uses /v1/completions")
-    service = CompletionsService(current().client())
+    state = current()
+    service = CompletionsService(state.client(), azure=state.settings.is_azure)
     if stream:
         _stream(service, request, as_json=as_json)
         return
@@ -115,6 +124,33 @@ def _stream(service: CompletionsService, request: CompletionRequest, *, as_json:
     else:
         for index in sorted(texts):
             _output.echo(texts[index])
+
+
+def try_it(
+    model: str, *, prompt: str | None = None, stop: str | None = None, azure: bool = False
+) -> str:
+    """The "Try it" line printed when a job succeeds: a `complete` command that works, with a
+    prompt from the training data (so it ends with the data's separator) and the stop sequence
+    prepare advised, when the caller knows them. On Azure the model must be deployed first."""
+    import shlex
+
+    legacy = uses_completions_endpoint(model)
+    if prompt is not None:
+        shown_prompt = shlex.quote(prompt)
+    elif legacy:
+        shown_prompt = '"<prompt ending with the separator of your training prompts>"'
+    else:
+        shown_prompt = '"<your prompt>"'
+    options = ""
+    if stop:
+        options = f" --stop {shlex.quote(stop.encode('unicode_escape').decode())}"
+    elif prompt is None and legacy:
+        options = ' --stop "<the ending your completions share>"'
+    if azure:
+        return "Next: " + deploy_first_hint(
+            model, then=f"ftctl complete -m DEPLOYMENT_NAME {shown_prompt}{options}"
+        )
+    return f"Try it: ftctl complete -m {shlex.quote(model)} {shown_prompt}{options}"
 
 
 def register(app: typer.Typer) -> None:

@@ -76,7 +76,11 @@ def follow_job(
     poll_interval: float,
     as_json: bool,
     give_up_after: float = DEFAULT_GIVE_UP_AFTER,
+    try_prompt: str | None = None,
+    try_stop: str | None = None,
 ) -> None:
+    """Follow to the end; on success print the model and a `complete` command to try it (with a
+    prompt and stop sequence from the training data when the caller knows them)."""
     from ftctl.cli import _live
     from ftctl.service.jobs import (
         EventItem,
@@ -127,11 +131,18 @@ def follow_job(
             hint=f"resume with: ftctl follow -i {job_id}",
         ) from None
     if finished is not None:
-        finish(finished, as_json=as_json)
+        finish(finished, as_json=as_json, try_prompt=try_prompt, try_stop=try_stop)
 
 
-def finish(job: dict[str, Any], *, as_json: bool) -> None:
-    """Report how a followed job ended: the tuned model, or an error with follow's exit code."""
+def finish(
+    job: dict[str, Any],
+    *,
+    as_json: bool,
+    try_prompt: str | None = None,
+    try_stop: str | None = None,
+) -> None:
+    """Report how a followed job ended: the tuned model and a command to try it, or an error
+    with follow's exit code."""
     job_id = job.get("id")
     status = job.get("status")
     if status == "succeeded":
@@ -139,7 +150,10 @@ def finish(job: dict[str, Any], *, as_json: bool) -> None:
         _output.note(f"Job complete! Status: succeeded. Fine-tuned model: {model}")
         if not as_json:
             _output.echo(str(model))
-        _output.note(f'Try it: ftctl complete -m {model} "<your prompt>"')
+        from ftctl.cli.complete import try_it
+
+        azure = current().settings.is_azure
+        _output.note(try_it(str(model), prompt=try_prompt, stop=try_stop, azure=azure))
         return
     if status == "failed":
         reason = _render.job_error_message(job) or "no reason given"

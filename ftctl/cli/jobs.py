@@ -1,5 +1,5 @@
-"""Job commands that read or change one job: list, get, cancel, pause, resume, events,
-checkpoints."""
+"""Job commands that read or change one job: list, get, cancel, pause, resume, events.
+(A job's checkpoints: ftctl/cli/checkpoints.py.)"""
 
 from __future__ import annotations
 
@@ -159,30 +159,6 @@ def _print_events(page: dict[str, Any]) -> None:
         _output.echo(line)
 
 
-def checkpoints(
-    job_id_arg: JobIdArg = None, job_id: JobIdOpt = None, as_json: JsonFlag = False
-) -> None:
-    """List a job's checkpoints (each a model you can use like the final one)."""
-    the_id = pick(job_id_arg, job_id, "job id")
-    page = jobs_service().checkpoints_page(the_id)
-    _output.show(page, as_json, _print_checkpoints)
-
-
-def _print_checkpoints(page: dict[str, Any]) -> None:
-    for ckpt in page.get("data") or []:
-        metrics = ckpt.get("metrics") or {}
-        loss = metrics.get("train_loss")
-        _output.echo(
-            "\t".join(
-                [
-                    str(ckpt.get("fine_tuned_model_checkpoint", "-")),
-                    f"step {ckpt.get('step_number', '-')}",
-                    "-" if loss is None else f"train_loss={loss:.4f}",
-                ]
-            )
-        )
-
-
 def register(app: typer.Typer) -> None:
     app.command("list")(list_jobs)
     app.command("get")(get)
@@ -190,4 +166,3 @@ def register(app: typer.Typer) -> None:
     app.command("pause")(pause)
     app.command("resume")(resume)
     app.command("events")(events)
-    app.command("checkpoints")(checkpoints)

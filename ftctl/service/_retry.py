@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import math
 
-from ftctl.client import MAX_WAIT
+from ftctl.client import MAX_WAIT, unresolvable_host
 
 # Statuses for which a retry is safe and likely to help (the SDK's own list).
 TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors worth waiting out: the network, timeouts, 408/409/429/5xx."""
+    """Errors worth waiting out: the network, timeouts, 408/409/429/5xx; not a host name that
+    does not resolve (waiting cannot fix a misspelt --base-url)."""
     import openai
 
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True
+        return not unresolvable_host(exc)
     return isinstance(exc, openai.APIStatusError) and (
         exc.status_code in TRANSIENT_STATUS or exc.status_code >= 500
     )

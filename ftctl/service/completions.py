@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ftctl.errors import FtctlError
 from ftctl.models import uses_completions_endpoint
 from ftctl.service._raw import json_object
 
@@ -72,26 +74,60 @@ def chunk_deltas(chunk: dict[str, Any]) -> list[tuple[int, str]]:
     return deltas
 
 
+class ModelNotFound(FtctlError):
+    """The service does not know the model (or, on Azure, has no deployment of that name)."""
+
+
+def deploy_first_hint(model: str, then: str = "ftctl complete -m DEPLOYMENT_NAME ...") -> str:
+    """What to do on Azure, where a model answers only through a deployment of it."""
+    return (
+        f"on Azure OpenAI a model answers only once deployed, and deploying is outside this "
+        f"API: deploy {model} (Azure AI Foundry portal, or `az cognitiveservices account "
+        f"deployment create`), then: {then}"
+    )
+
+
+MODELS_HINT = "`ftctl models list` shows the models this key can use"
+
+
 class CompletionsService:
-    def __init__(self, client: openai.OpenAI) -> None:
+    def __init__(self, client: openai.OpenAI, *, azure: bool = False) -> None:
         self._client = client
+        self._azure = azure
+
+    @contextmanager
+    def _known_model(self, model: str) -> Iterator[None]:
+        import openai
+
+        try:
+            yield
+        except openai.NotFoundError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            message = body.get("message") or f"model '{model}' not found"
+            raise ModelNotFound(
+                f"{message} (HTTP 404, request {exc.request_id or '-'})",
+                hint=deploy_first_hint(model) if self._azure else MODELS_HINT,
+            ) from exc
 
     def create(self, request: CompletionRequest) -> dict[str, Any]:
         body = request.body()
-        if request.is_chat:
-            raw = self._client.chat.completions.with_raw_response.create(**body)
-        else:
-            raw = self._client.completions.with_raw_response.create(**body)
+        with self._known_model(request.model):
+            if request.is_chat:
+                raw = self._client.chat.completions.with_raw_response.create(**body)
+            else:
+                raw = self._client.completions.with_raw_response.create(**body)
         return json_object(raw)
 
     def stream(self, request: CompletionRequest) -> Iterator[dict[str, Any]]:
         """Chunk objects as the server sends them (SSE, ended by `data: [DONE]`)."""
         body = request.body()
         if request.is_chat:
-            chat_stream = self._client.chat.completions.create(**body, stream=True)
+            with self._known_model(request.model):
+                chat_stream = self._client.chat.completions.create(**body, stream=True)
             for chat_chunk in chat_stream:
                 yield chat_chunk.to_dict()
         else:
-            text_stream = self._client.completions.create(**body, stream=True)
+            with self._known_model(request.model):
+                text_stream = self._client.completions.create(**body, stream=True)
             for text_chunk in text_stream:
                 yield text_chunk.to_dict()

@@ -60,7 +60,7 @@ def is_file_id(ref: str) -> bool:
 
 
 def _look_for(path: Path) -> str:
-    return f"look for {path.name} among your files (GET /v1/files) before uploading again"
+    return f"look for {path.name} in `ftctl files list --purpose fine-tune` before uploading again"
 
 
 class UploadMayHaveSucceeded(FtctlError):
@@ -313,8 +313,8 @@ class FilesService:
         file_id = new[0].get("id")
         return Interrupted(
             f"interrupted, but {path} was uploaded: {file_id}; no job was created",
-            hint=f"run the same command with -t {file_id} to use it, or delete it "
-            f"(DELETE /v1/files/{file_id})",
+            hint=f"run the same command with -t {file_id} to use it, or delete it: "
+            f"`ftctl files delete {file_id}`",
         )
 
     # -- the Uploads API -------------------------------------------------------------------------

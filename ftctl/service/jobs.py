@@ -6,10 +6,11 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from ftctl.client import wait_reason
 from ftctl.errors import FtctlError, Interrupted, UsageError
+from ftctl.exit_codes import ExitCode
 from ftctl.service._raw import json_object, merge_pages, pages
 from ftctl.service._retry import (
     TRANSIENT_STATUS,
@@ -54,14 +55,129 @@ def new_request_token() -> str:
     return f"ftreq-{uuid.uuid4().hex}"
 
 
+Method = Literal["supervised", "dpo", "reinforcement"]
+SUPERVISED: Final = "supervised"
+DPO: Final = "dpo"
+REINFORCEMENT: Final = "reinforcement"
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Range:
+    """A hyperparameter's accepted values, as the API's description states them."""
+
+    low: float | None = None
+    high: float | None = None
+    low_exclusive: bool = False
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_exclusive else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def text(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'greater than' if self.low_exclusive else 'at least'} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"at most {self.high:g}")
+        return " and ".join(parts)
+
+
+# FineTune{Supervised,DPO,Reinforcement}Hyperparameters in the OpenAPI description; the methods
+# that take each (a hyperparameter another method lacks is refused, not silently dropped).
+HYPERPARAMETER_RANGES: dict[str, Range] = {
+    "n_epochs": Range(1, 50),
+    "batch_size": Range(1, 256),
+    "learning_rate_multiplier": Range(0, None, low_exclusive=True),
+    "beta": Range(0, 2, low_exclusive=True),
+    "compute_multiplier": Range(0.00001, 10, low_exclusive=True),
+    "eval_interval": Range(1, None),
+    "eval_samples": Range(1, None),
+}
+_COMMON = ("n_epochs", "batch_size", "learning_rate_multiplier")
+METHOD_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    SUPERVISED: _COMMON,
+    DPO: (*_COMMON, "beta"),
+    REINFORCEMENT: (
+        *_COMMON,
+        "reasoning_effort",
+        "compute_multiplier",
+        "eval_interval",
+        "eval_samples",
+    ),
+}
+
+
+class HyperparameterError(FtctlError):
+    """A hyperparameter out of the API's range, or one the job's method does not take."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     n_epochs: int | None = None
     batch_size: int | None = None
     learning_rate_multiplier: float | None = None
+    beta: float | None = None  # dpo
+    reasoning_effort: str | None = None  # reinforcement, and the three below
+    compute_multiplier: float | None = None
+    eval_interval: int | None = None
+    eval_samples: int | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}
+
+    def check_ranges(self) -> None:
+        """Refuse, before anything is sent, a value the API would refuse (the error names the
+        field)."""
+        for name, value in self.to_api().items():
+            if name == "reasoning_effort":
+                if value not in REASONING_EFFORTS:
+                    raise HyperparameterError(
+                        name, f"{name} must be one of {', '.join(REASONING_EFFORTS)}, got {value!r}"
+                    )
+                continue
+            allowed = HYPERPARAMETER_RANGES[name]
+            if not allowed.admits(value):
+                raise HyperparameterError(
+                    name, f"{name} must be {allowed.text()} (the API's range), got {value:g}"
+                )
+
+    def check_method(self, method: str) -> None:
+        """Refuse a hyperparameter the job's method does not take (rather than drop it)."""
+        taken = METHOD_HYPERPARAMETERS[method]
+        for name in self.to_api():
+            if name not in taken:
+                owners = [m for m, names in METHOD_HYPERPARAMETERS.items() if name in names]
+                raise HyperparameterError(
+                    name, f"{name} is a {' and '.join(owners)} hyperparameter, not {method}"
+                )
+
+
+@dataclass(frozen=True)
+class Wandb:
+    """The Weights and Biases integration: where the job's metrics go."""
+
+    project: str
+    entity: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        wandb: dict[str, Any] = {"project": self.project}
+        if self.entity:
+            wandb["entity"] = self.entity
+        if self.name:
+            wandb["name"] = self.name
+        if self.tags:
+            wandb["tags"] = list(self.tags)
+        return {"type": "wandb", "wandb": wandb}
 
 
 @dataclass(frozen=True)
@@ -70,12 +186,16 @@ class JobRequest:
     training_file: str
     validation_file: str | None = None
     suffix: str | None = None
+    method: Method = SUPERVISED
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    grader: dict[str, Any] | None = None  # reinforcement only
+    wandb: Wandb | None = None
     seed: int | None = None
     metadata: dict[str, str] | None = None
 
     def body(self) -> dict[str, Any]:
-        """The request body: hyperparameters go in `method`, not the deprecated top level."""
+        """The request body: hyperparameters go in `method.<type>`, not the deprecated top
+        level; a reinforcement job's grader beside them."""
         body: dict[str, Any] = {"model": self.model, "training_file": self.training_file}
         if self.validation_file:
             body["validation_file"] = self.validation_file
@@ -85,10 +205,14 @@ class JobRequest:
             body["seed"] = self.seed
         if self.metadata:
             body["metadata"] = self.metadata
-        supervised: dict[str, Any] = {}
+        if self.wandb is not None:
+            body["integrations"] = [self.wandb.to_api()]
+        settings: dict[str, Any] = {}
+        if self.method == REINFORCEMENT and self.grader is not None:
+            settings["grader"] = self.grader
         if hyper := self.hyperparameters.to_api():
-            supervised["hyperparameters"] = hyper
-        body["method"] = {"type": "supervised", "supervised": supervised}
+            settings["hyperparameters"] = hyper
+        body["method"] = {"type": self.method, self.method: settings}
         return body
 
 
@@ -205,6 +329,8 @@ class JobsService:
                 self._wait(notify, wait_reason(exc.response), retry_after_seconds(exc), attempt)
                 continue
             except openai.APIConnectionError as exc:
+                if not is_transient(exc):
+                    raise
                 if isinstance(exc.__cause__, httpx.ConnectError):  # never sent
                     if last:
                         raise

@@ -196,20 +196,19 @@ def _lua(method: str, paths: list[str], body: object | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(binary: str, origin: str, prefix: str, job_id: str) -> dict[str, Figure]:
-    """The four routes of issue 11 against a server at origin (prefix: "/v1" or "")."""
-    scripts = {
+def scripts(prefix: str, job_id: str) -> dict[str, str]:
+    """wrk scripts for the four routes of issue 11 (prefix: "/v1" for ftctl, "" for the peers)."""
+    return {
         "list": _lua("GET", [f"{prefix}/fine_tuning/jobs?limit=20"]),
         "get": _lua("GET", [f"{prefix}/fine_tuning/jobs/{job_id}"]),
         "models": _lua("GET", [f"{prefix}/models"]),
         "chat": _lua("POST", [f"{prefix}/chat/completions"], CHAT),
     }
-    return {route: wrk(binary, origin, script) for route, script in scripts.items()}
 
 
 # -- ftctl's mock -------------------------------------------------------------------------------
 def populate(url: str, jobs: int) -> tuple[str, float]:
-    """Create `jobs` fine-tuning jobs through the API; (a job id, seconds it took)."""
+    """Create `jobs` more fine-tuning jobs through the API; (the newest id, seconds it took)."""
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as http:
         file_id = http.post(
             "/files", files={"file": ("book.jsonl", BOOK)}, data={"purpose": "fine-tune"}
@@ -353,32 +352,48 @@ def run() -> bool:
         print("note: one CPU: server and wrk share it; figures are lower than on two")
     ours: dict[int, dict[str, Figure]] = {}
     mixes: dict[int, Figure] = {}
-    for jobs in (20, 500, 2000):
+    peers: dict[str, dict[str, Figure]] = {}
+    with contextlib.ExitStack() as stack:
+        # The peers start first and wait idle; each route is then measured on ftctl and on
+        # them back to back, so a change in the machine's load touches both sides alike.
+        origins = _start_peers(stack)
         port = free_port()
         origin = f"http://127.0.0.1:{port}"
-        with process(ftctl_command(port, "100000"), origin + "/v1", 60) as url:
-            if url is None:
-                print("ftctl mock did not start")
-                return False
-            job_id, took = populate(url, jobs)
-            print(f"ftctl mock: created {jobs:,} jobs in {took:.1f} s", flush=True)
-            ours[jobs] = measure(binary, origin, "/v1", job_id)
-            for route in ROUTES:
-                print(f"  {jobs:>5} jobs  {LABELS[route]:<32} {ours[jobs][route].cell()}")
-            if jobs == 2000:
-                recent = [
-                    j["id"]
-                    for j in httpx.get(
-                        url + "/fine_tuning/jobs",
-                        params={"limit": 10},
-                        headers={"Authorization": f"Bearer {KEY}"},
-                    ).json()["data"]
-                ]
-                for clients in (50, 200):
-                    mixes[clients] = wrk(binary, origin, mix_script("/v1", recent), clients)
-                    print(f"  list/get/events mix, {clients} clients: {mixes[clients].cell()}")
-    peers: dict[str, dict[str, Figure]] = {}
+        url = stack.enter_context(process(ftctl_command(port, "100000"), origin + "/v1", 60))
+        if url is None:
+            print("ftctl mock did not start")
+            return False
+        stored = 0
+        for jobs in (20, 500, 2000):
+            job_id, took = populate(url, jobs - stored)
+            stored = jobs
+            print(f"ftctl mock: {jobs:,} jobs stored (created in {took:.1f} s)", flush=True)
+            ours[jobs] = {}
+            for route, script in scripts("/v1", job_id).items():
+                ours[jobs][route] = wrk(binary, origin, script)
+                print(f"  ftctl {jobs:>5} jobs  {LABELS[route]:<32} {ours[jobs][route].cell()}")
+                for name, peer in origins.items() if jobs == 20 else ():
+                    figure = wrk(binary, peer, scripts("", "ftjob-abc123")[route])
+                    peers.setdefault(name, {})[route] = figure
+                    print(f"  {name:<17} {LABELS[route]:<32} {figure.cell()}", flush=True)
+        recent = [
+            j["id"]
+            for j in httpx.get(
+                url + "/fine_tuning/jobs",
+                params={"limit": 10},
+                headers={"Authorization": f"Bearer {KEY}"},
+            ).json()["data"]
+        ]
+        for clients in (50, 200):
+            mixes[clients] = wrk(binary, origin, mix_script("/v1", recent), clients)
+            print(f"  list/get/events mix, {clients} clients: {mixes[clients].cell()}")
+    return report(ours, mixes, peers) and _flat(costs)
+
+
+def _start_peers(stack: contextlib.ExitStack) -> dict[str, str]:
+    """Prism and Steady serving SPEC, by name -> origin; those that cannot run are skipped."""
     found = ensure_peers()
+    origins: dict[str, str] = {}
     for name in ("prism", "steady"):
         if name not in found:
             print(f"skipped {name}: npm could not install it")
@@ -389,14 +404,11 @@ def run() -> bool:
             command = [str(found[name]), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)]
         else:
             command = [str(found[name]), "-q", "--host", "127.0.0.1", "-p", str(port), str(SPEC)]
-        with process(command, origin, 300) as url:
-            if url is None:
-                print(f"skipped {name}: it did not start within 300 s")
-                continue
-            peers[name] = measure(binary, origin, "", "ftjob-abc123")
-            for route in ROUTES:
-                print(f"  {name:<6} {LABELS[route]:<32} {peers[name][route].cell()}")
-    return report(ours, mixes, peers) and _flat(costs)
+        if stack.enter_context(process(command, origin, 300)) is None:
+            print(f"skipped {name}: it did not start within 300 s")
+            continue
+        origins[name] = origin
+    return origins
 
 
 def _flat(costs: dict[int, dict[str, float]]) -> bool:
@@ -423,8 +435,8 @@ def report(
     for route in ROUTES:
         cells = [f"{ours[n][route].rps:,.0f} (p99 {ours[n][route].p99_ms:.0f} ms)" for n in ours]
         for figures in peers.values():
-            ratio = ours[2000][route].rps / figures[route].rps if figures[route].rps else 0
-            cells.append(f"{figures[route].rps:,.0f} (ftctl@2,000 = {ratio:.2f}x)")
+            ratio = ours[20][route].rps / figures[route].rps if figures[route].rps else 0
+            cells.append(f"{figures[route].rps:,.0f} (ftctl@20 = {ratio:.2f}x)")
         print(f"| {LABELS[route]} | " + " | ".join(cells) + " |")
     for clients, figure in mixes.items():
         print(f"list/get/events mix at {clients} clients (2,000 jobs): {figure.cell()}")

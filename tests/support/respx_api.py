@@ -25,6 +25,7 @@ from email.policy import HTTP
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import respx
@@ -214,6 +215,21 @@ class Api:
             return _materialize(item, request)
 
         route.side_effect = respond
+        return route
+
+    def route_model_lookups(self, missing: Sequence[str] = ()) -> respx.Route:
+        """Answer GET /models/{id} for any id with the model object (`models/base`, its id
+        replaced), or the recorded 404 for the ids in `missing`: what `create` asks first."""
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            model_id = unquote(request.url.path.rsplit("/", 1)[1])
+            if model_id in missing:
+                return fixture_response("errors/model_not_found")
+            body = {**fixture_json("models/base"), "id": model_id}
+            return fixture_response("models/base", json_body=body)
+
+        route = self.router.route(method="GET", path__regex=r"/models/[^/]+$")
+        route.side_effect = answer
         return route
 
     # -- what was sent -------------------------------------------------------------------------
