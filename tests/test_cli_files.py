@@ -168,3 +168,19 @@ def test_prune_lists_then_asks_then_deletes(run_cli: RunCli, api: Api) -> None:
     assert len(api.requests("DELETE", f"/files/{ORPHAN}")) == 1
     assert len(api.requests("DELETE", f"/files/{TRAINING}")) == 1
     assert not api.requests("DELETE", f"/files/{RESULTS}")
+
+
+def test_an_unknown_file_id_points_to_the_files_not_the_jobs(run_cli: RunCli, api: Api) -> None:
+    body = {
+        "error": {
+            "message": "No such File object: file-nope",
+            "type": "invalid_request_error",
+            "param": "id",
+            "code": None,
+        }
+    }
+    api.router.get("/files/file-nope").respond(404, json=body)
+    result = run_cli("--max-retries", "0", "files", "get", "file-nope")
+    assert result.exit_code == 1
+    assert "No such File object: file-nope (HTTP 404" in result.stderr
+    assert "next: check the id: `ftctl files list` shows your files" in result.stderr

@@ -98,6 +98,27 @@ def _api_error_line(exc: BaseException) -> str:
     return f"{message} ({', '.join(details)})" if details else str(message)
 
 
+def _not_found_hint(exc: BaseException) -> str | None:
+    """For a 404, the command that lists what the request looked for (a file id is not found
+    among jobs); None for jobs and anything else, which the rule's hint covers."""
+    from urllib.parse import unquote
+
+    request = getattr(exc, "request", None)
+    path = unquote(str(getattr(getattr(request, "url", None), "path", "") or ""))
+    if "/files/" in path or "/uploads/" in path:
+        return "check the id: `ftctl files list` shows your files"
+    if "/models/" in path:
+        return "check the name: `ftctl models list` shows the models this key can use"
+    checkpoint, found, rest = path.partition("/fine_tuning/checkpoints/")[2].partition(
+        "/permissions"
+    )
+    if found and rest.strip("/"):
+        return f"check the id: `ftctl checkpoints permissions {checkpoint}` lists its permissions"
+    if found:
+        return "check the name: `ftctl checkpoints -i JOB` lists a job's checkpoints"
+    return None
+
+
 def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
     """Message, next step and exit code for any exception."""
     if isinstance(exc, FtctlError):
@@ -105,7 +126,10 @@ def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
     for rule in RULES:
         exc_type = _resolve(rule.type_path)
         if exc_type is not None and isinstance(exc, exc_type):
-            return _api_error_line(exc), rule.hint, rule.exit_code
+            hint = rule.hint
+            if getattr(exc, "status_code", None) == 404:
+                hint = _not_found_hint(exc) or hint
+            return _api_error_line(exc), hint, rule.exit_code
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}", None, ExitCode.ERROR
