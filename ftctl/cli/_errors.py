@@ -157,12 +157,17 @@ def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
 
 class BoundaryGroup(TyperGroup):
     """The root command group, so the boundary wraps every command once, subgroups included: a
-    command cannot forget it. Typer's own exceptions (usage errors, Exit, Abort) pass through."""
+    command cannot forget it. Typer's usage errors and Exit pass through; Abort is Ctrl-C."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):
+        except typer.Abort:
+            # Click's prompts turn Ctrl-C (and Ctrl-D) into Abort: the user stopped, as with
+            # Ctrl-C anywhere else, not a failure ("Aborted!", exit 1).
+            sys.stderr.write("\nInterrupted.\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except (typer.Exit, TyperException):
             raise
         except BrokenPipeError:
             # `ftctl list | head -1`: the reader left; stop quietly, as Unix tools do.
