@@ -272,3 +272,14 @@ def test_a_permission_not_found_points_to_the_checkpoints_permissions(
         f"next: check the id: `ftctl checkpoints permissions {checkpoint}` lists its permissions"
         in result.stderr
     )
+
+
+def test_escape_sequences_in_a_file_name_are_printed_escaped(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    name = str(tmp_path / "train\x1b[31m\r.jsonl")
+    result = run_cli("create", "-t", name, "-m", "davinci-002", "--yes")
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert "train\\x1b[31m\\r.jsonl: no such file" in result.stderr
+    api.assert_no_requests()

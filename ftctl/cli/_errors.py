@@ -140,6 +140,14 @@ def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
     )
 
 
+def printable(text: str) -> str:
+    """text with control characters escaped (`\\x1b`), so that a file name or an API string
+    holding terminal escape sequences prints as itself instead of driving the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
     """Print one line (two with a next step) for exc; return its exit code."""
     from ftctl.secrets import redact
@@ -148,9 +156,9 @@ def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
         sys.stderr.write(redact("".join(traceback.format_exception(exc)), secret))
     message, hint, code = describe(exc)
     label = exc.label if isinstance(exc, FtctlError) else "Error"
-    sys.stderr.write(redact(f"{label}: {message}\n", secret))
+    sys.stderr.write(printable(redact(f"{label}: {message}", secret)) + "\n")
     if hint:
-        sys.stderr.write(redact(f"  next: {hint}\n", secret))
+        sys.stderr.write(printable(redact(f"  next: {hint}", secret)) + "\n")
     sys.stderr.flush()
     return code
 
