@@ -351,7 +351,9 @@ def test_create_rejected_by_the_service(run_cli: RunCli, api: Api) -> None:
     assert result.stdout == ""
     first = result.stderr.splitlines()[0]
     assert first.startswith("Error: File 'file-Cbl1lel9YuFDEEYeJu0Kxyvq' is not a valid")
-    assert first.endswith("(HTTP 400, request req_400invalidfile0000000000000001)")
+    assert first.endswith(
+        "(HTTP 400, param training_file, request req_400invalidfile0000000000000001)"
+    )
     assert len(api.requests("POST", "/fine_tuning/jobs")) == 1  # a 400 is not retried
     assert api.summary()[-1] == "POST /v1/fine_tuning/jobs"  # nothing to follow
 

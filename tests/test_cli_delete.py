@@ -86,3 +86,11 @@ def test_delete_without_a_model(run_cli: RunCli, api: Api) -> None:
     result = run_cli("delete", "--yes")
     assert result.exit_code == 2
     api.assert_no_requests()
+
+
+@pytest.mark.usefixtures("terminal")
+def test_stopping_at_the_question_is_an_interrupt_not_an_error(run_cli: RunCli, api: Api) -> None:
+    result = run_cli("delete", "-i", FT_MODEL, input="")  # Ctrl-D; Click treats Ctrl-C alike
+    assert result.exit_code == 130
+    assert "Interrupted." in result.stderr and "Aborted!" not in result.stderr
+    api.assert_no_requests()

@@ -251,3 +251,35 @@ def test_the_boundary_wraps_every_command_once() -> None:
     from ftctl.cli.app import app
 
     assert isinstance(typer.main.get_command(app), BoundaryGroup)
+
+
+def test_a_permission_not_found_points_to_the_checkpoints_permissions(
+    run_cli: RunCli, api: Api
+) -> None:
+    checkpoint = "ft:gpt-4o-mini-2024-07-18:personal::abc123:ckpt-step-90"
+    body = {
+        "error": {
+            "message": f"No permission found with ID cp_x for checkpoint {checkpoint}.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    api.router.route(method="DELETE", path__regex=r"/permissions/cp_x$").respond(404, json=body)
+    result = run_cli("--max-retries", "0", "checkpoints", "unshare", checkpoint, "cp_x", "--yes")
+    assert result.exit_code == 1
+    assert (
+        f"next: check the id: `ftctl checkpoints permissions {checkpoint}` lists its permissions"
+        in result.stderr
+    )
+
+
+def test_escape_sequences_in_a_file_name_are_printed_escaped(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    name = str(tmp_path / "train\x1b[31m\r.jsonl")
+    result = run_cli("create", "-t", name, "-m", "davinci-002", "--yes")
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert "train\\x1b[31m\\r.jsonl: no such file" in result.stderr
+    api.assert_no_requests()

@@ -168,3 +168,39 @@ def test_prune_lists_then_asks_then_deletes(run_cli: RunCli, api: Api) -> None:
     assert len(api.requests("DELETE", f"/files/{ORPHAN}")) == 1
     assert len(api.requests("DELETE", f"/files/{TRAINING}")) == 1
     assert not api.requests("DELETE", f"/files/{RESULTS}")
+
+
+def test_an_unknown_file_id_points_to_the_files_not_the_jobs(run_cli: RunCli, api: Api) -> None:
+    body = {
+        "error": {
+            "message": "No such File object: file-nope",
+            "type": "invalid_request_error",
+            "param": "id",
+            "code": None,
+        }
+    }
+    api.router.get("/files/file-nope").respond(404, json=body)
+    result = run_cli("--max-retries", "0", "files", "get", "file-nope")
+    assert result.exit_code == 1
+    assert "No such File object: file-nope (HTTP 404" in result.stderr
+    assert "next: check the id: `ftctl files list` shows your files" in result.stderr
+
+
+def test_download_into_a_missing_directory_is_refused_before_anything_is_fetched(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    result = run_cli("files", "download", RESULTS, "-o", str(tmp_path / "nope" / "m.csv"))
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nope'}: no such directory for the output" in result.stderr
+    assert ".part" not in result.stderr  # no temporary name leaks into the message
+    api.assert_no_requests()
+
+
+def test_download_over_an_existing_file_is_refused_before_anything_is_fetched(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    target = tmp_path / "mine.csv"
+    target.write_bytes(b"precious")
+    result = run_cli("files", "download", RESULTS, "-o", str(target))
+    assert result.exit_code == 2
+    api.assert_no_requests()

@@ -61,6 +61,7 @@ def test_validate_prints_the_services_refusal(run_cli: RunCli, api: Api, grader_
         result.stderr
     )
     assert "HTTP 400" in result.stderr
+    assert "param grader.operation" in result.stderr  # the field, as the README promises
 
 
 def test_a_grader_file_that_is_not_json_is_refused_with_file_and_line(

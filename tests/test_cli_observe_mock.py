@@ -88,3 +88,12 @@ def test_watch_follow_and_manage_on_the_mock(run: Run) -> None:
     assert pruned.exit_code == 0, pruned.output
     assert not json.loads(run("files", "list", "--purpose", "fine-tune", "--json").stdout)["data"]
     assert len(json.loads(run("files", "list", "--json").stdout)["data"]) == 2  # results kept
+
+
+def test_the_mock_refuses_to_hand_back_a_training_upload_as_the_service_does(run: Run) -> None:
+    job = json.loads(run("get", "-i", _create(run), "--json").stdout)
+    training = job["training_file"]
+    downloaded = run("files", "download", training, "-o", "back.jsonl")
+    assert downloaded.exit_code == 1
+    assert "files uploaded with purpose fine-tune cannot be downloaded" in downloaded.stderr
+    assert not Path("back.jsonl").exists()

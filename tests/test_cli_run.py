@@ -106,6 +106,21 @@ def test_the_books_own_sample_and_create_flags(on_mock: str, book_dir: Path) -> 
     assert jobs[0]["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2
 
 
+def test_running_it_again_says_how_to_replace_the_prepared_file(
+    on_mock: str, book_dir: Path
+) -> None:
+    data = str(book_dir / "train_data.json")
+    assert _run("run", "-f", data, "-m", "davinci-002", "--yes").exit_code == 0
+    again = _run("run", "-f", data, "-m", "davinci-002", "--yes")
+    assert again.exit_code == 2
+    assert "run stopped at step 1/4 (prepare)" in again.stderr
+    assert "next: add --force to the same command to replace it" in again.stderr
+    assert len(json.loads(_run("list", "--json").stdout)["data"]) == 1  # nothing more created
+    forced = _run("run", "-f", data, "-m", "davinci-002", "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert _answer_lines(forced)["answer"] == "A thrilling tale of courage and discovery"
+
+
 def test_a_failing_prepare_stops_at_step_1_with_its_code(on_mock: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     shutil.copyfile(ROOT / "tests" / "data" / "prepare" / "missing_completion.jsonl", bad)

@@ -61,7 +61,7 @@ def test_an_unknown_id_is_an_error_the_others_still_followed(run_cli: RunCli, ap
     result = run_cli("watch", A, B)
     assert result.exit_code == 1
     assert f"{A}: succeeded" in result.stderr
-    assert f"{B}: " in result.stderr
+    assert result.stderr.count(f"{B}: Could not find fine tune") == 1  # said once, not twice
 
 
 def test_json_prints_one_line_per_status_change(run_cli: RunCli, api: Api) -> None:

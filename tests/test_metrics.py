@@ -177,3 +177,12 @@ def test_the_book_job_against_the_mock(tmp_path: Path, monkeypatch: pytest.Monke
     header, *rows = target.read_text().splitlines()
     assert header == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
     assert len(rows) == 90
+
+
+def test_csv_into_a_missing_directory_is_refused_before_anything_is_fetched(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    result = run_cli("metrics", "-i", JOB, "--csv", str(tmp_path / "nope" / "m.csv"))
+    assert result.exit_code == 2
+    assert "no such directory for the output" in result.stderr
+    api.assert_no_requests()

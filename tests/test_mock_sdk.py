@@ -387,7 +387,10 @@ def test_files_upload_list_page_content_delete() -> None:
         assert [f.id for f in asc.data] == made[1:] and not asc.has_more
         raw = httpx.get(f"{url}/files?limit=3", headers={"Authorization": "Bearer k"}).json()
         assert (raw["first_id"], raw["last_id"]) == (made[3], made[1])
-        assert c.files.content(made[2]).content == b'{"prompt": "a", "completion": "b"}\n'
+        with pytest.raises(openai.BadRequestError, match="purpose: fine-tune"):
+            c.files.content(made[2])  # the service hands no training upload back
+        notes = c.files.create(file=("notes.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
+        assert c.files.content(notes).content == b"{}\n"
         assert c.files.delete(made[2]).deleted is True
         with pytest.raises(openai.NotFoundError) as err:
             c.files.retrieve(made[2])

@@ -198,3 +198,23 @@ def test_help_does_not_load_the_server() -> None:
         "assert not {'starlette', 'uvicorn', 'ftctl.mock.app'} & set(sys.modules), sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_the_readmes_complete_example_prints_what_the_readme_shows(
+    ftctl: tuple[str, Run],
+) -> None:
+    """The walkthrough block in README.md: its `ftctl complete` line, run as printed (the model
+    name aside), answers with the line shown under it."""
+    import shlex
+
+    url, run = ftctl
+    readme = (ROOT / "README.md").read_text().splitlines()
+    at = next(i for i, line in enumerate(readme) if line.startswith("$ ftctl complete -m ft:"))
+    command, shown = shlex.split(readme[at][2:]), readme[at + 1]
+    assert run("prepare", "-f", "train_data.json", "-q").exit_code == 0
+    created = run("create", "-t", "train_data_prepared.jsonl", "-m", "davinci-002", "--yes")
+    assert created.exit_code == 0, created.stderr
+    command[command.index("-m") + 1] = str(newest_job(url)["fine_tuned_model"])
+    answer = run(*command[1:])
+    assert answer.exit_code == 0, answer.stderr
+    assert answer.stdout.rstrip("\n") == shown

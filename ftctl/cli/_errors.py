@@ -75,15 +75,17 @@ def _resolve(type_path: str) -> type[BaseException] | None:
 def _api_error_line(exc: BaseException) -> str:
     """The API's own message, then HTTP status and request id when the error carries them."""
     body = getattr(exc, "body", None)
-    message = None
+    message = param = None
     if isinstance(body, dict):
-        message = body.get("message")
+        message, param = body.get("message"), body.get("param")
     if not message:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     details = []
     status = getattr(exc, "status_code", None)
     if status is not None:
         details.append(f"HTTP {status}")
+    if status == 400 and isinstance(param, str) and param:
+        details.append(f"param {param}")  # the field refused, which the message may not name
     request_id = getattr(exc, "request_id", None)
     if request_id:
         details.append(f"request {request_id}")
@@ -96,6 +98,27 @@ def _api_error_line(exc: BaseException) -> str:
     return f"{message} ({', '.join(details)})" if details else str(message)
 
 
+def _not_found_hint(exc: BaseException) -> str | None:
+    """For a 404, the command that lists what the request looked for (a file id is not found
+    among jobs); None for jobs and anything else, which the rule's hint covers."""
+    from urllib.parse import unquote
+
+    request = getattr(exc, "request", None)
+    path = unquote(str(getattr(getattr(request, "url", None), "path", "") or ""))
+    if "/files/" in path or "/uploads/" in path:
+        return "check the id: `ftctl files list` shows your files"
+    if "/models/" in path:
+        return "check the name: `ftctl models list` shows the models this key can use"
+    checkpoint, found, rest = path.partition("/fine_tuning/checkpoints/")[2].partition(
+        "/permissions"
+    )
+    if found and rest.strip("/"):
+        return f"check the id: `ftctl checkpoints permissions {checkpoint}` lists its permissions"
+    if found:
+        return "check the name: `ftctl checkpoints -i JOB` lists a job's checkpoints"
+    return None
+
+
 def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
     """Message, next step and exit code for any exception."""
     if isinstance(exc, FtctlError):
@@ -103,7 +126,10 @@ def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
     for rule in RULES:
         exc_type = _resolve(rule.type_path)
         if exc_type is not None and isinstance(exc, exc_type):
-            return _api_error_line(exc), rule.hint, rule.exit_code
+            hint = rule.hint
+            if getattr(exc, "status_code", None) == 404:
+                hint = _not_found_hint(exc) or hint
+            return _api_error_line(exc), hint, rule.exit_code
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}", None, ExitCode.ERROR
@@ -114,6 +140,14 @@ def describe(exc: BaseException) -> tuple[str, str | None, ExitCode]:
     )
 
 
+def printable(text: str) -> str:
+    """text with control characters escaped (`\\x1b`), so that a file name or an API string
+    holding terminal escape sequences prints as itself instead of driving the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
     """Print one line (two with a next step) for exc; return its exit code."""
     from ftctl.secrets import redact
@@ -122,21 +156,26 @@ def report(exc: BaseException, *, debug: bool, secret: str | None) -> ExitCode:
         sys.stderr.write(redact("".join(traceback.format_exception(exc)), secret))
     message, hint, code = describe(exc)
     label = exc.label if isinstance(exc, FtctlError) else "Error"
-    sys.stderr.write(redact(f"{label}: {message}\n", secret))
+    sys.stderr.write(printable(redact(f"{label}: {message}", secret)) + "\n")
     if hint:
-        sys.stderr.write(redact(f"  next: {hint}\n", secret))
+        sys.stderr.write(printable(redact(f"  next: {hint}", secret)) + "\n")
     sys.stderr.flush()
     return code
 
 
 class BoundaryGroup(TyperGroup):
     """The root command group, so the boundary wraps every command once, subgroups included: a
-    command cannot forget it. Typer's own exceptions (usage errors, Exit, Abort) pass through."""
+    command cannot forget it. Typer's usage errors and Exit pass through; Abort is Ctrl-C."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):
+        except typer.Abort:
+            # Click's prompts turn Ctrl-C (and Ctrl-D) into Abort: the user stopped, as with
+            # Ctrl-C anywhere else, not a failure ("Aborted!", exit 1).
+            sys.stderr.write("\nInterrupted.\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except (typer.Exit, TyperException):
             raise
         except BrokenPipeError:
             # `ftctl list | head -1`: the reader left; stop quietly, as Unix tools do.

@@ -108,14 +108,21 @@ def _umask() -> int:
     return mask
 
 
-def write_new_file(target: Path, content: bytes, *, force: bool) -> None:
-    """Write atomically (a temporary file beside the target, then one rename); an existing
-    target is replaced only with `force`, and never half-written."""
+def check_target(target: Path, *, force: bool) -> None:
+    """Refuse a target that cannot be written, before anything is downloaded."""
     if target.is_dir():
         raise UsageError(f"{target} is a directory", hint="pass a file name with -o")
     if target.exists() and not force:
         raise UsageError(f"{target} exists; not overwriting it", hint="pass --force to replace it")
-    directory = target.parent if str(target.parent) else Path(".")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent}: no such directory for the output")
+
+
+def write_new_file(target: Path, content: bytes, *, force: bool) -> None:
+    """Write atomically (a temporary file beside the target, then one rename); an existing
+    target is replaced only with `force`, and never half-written."""
+    check_target(target, force=force)
+    directory = target.parent
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -156,6 +163,8 @@ def download(
     if output is None:
         name = Path(str(service.retrieve(file_id).get("filename") or file_id)).name
         output = Path(name or file_id)
+    if str(output) != "-":
+        check_target(output, force=force)
     content = service.content(file_id)
     if str(output) == "-":
         sys.stdout.buffer.write(content)

@@ -167,15 +167,13 @@ def metrics(
     draws the charts; in a pipe it prints the CSV (with a leading `job` column for several
     jobs).
     """
-    from ftctl.cli.files import files_service, write_new_file
+    from ftctl.cli.files import check_target, files_service, write_new_file
     from ftctl.cli.follow import jobs_service
     from ftctl.service.metrics import job_metrics, to_csv
 
     for path in (csv_path, png_path):
-        if path is not None and path.exists() and not force:
-            raise UsageError(
-                f"{path} exists; not overwriting it", hint="pass --force to replace it"
-            )
+        if path is not None:
+            check_target(path, force=force)
     if png_path is not None:
         try:
             import matplotlib  # noqa: F401

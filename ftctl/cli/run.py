@@ -188,6 +188,12 @@ def run(
             show_default=False,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the prepared file if it is there already (prepare --force)."
+        ),
+    ] = False,
     poll_interval: PollInterval = 5.0,
     yes: YesFlag = False,
 ) -> None:
@@ -211,7 +217,15 @@ def run(
     _command(ctx, "create", ["-t", str(data), *create_args])  # refuse a bad flag before spending
 
     def prepare_step() -> tuple[dict[str, Any], Path, Sample]:
-        report = json.loads(_invoke(ctx, "prepare", ["-f", str(data), "-q", "-m", model, "--json"]))
+        from ftctl.prepare.run import OutputExists
+
+        args = ["-f", str(data), "-q", "-m", model, "--json", *(["--force"] if force else [])]
+        try:
+            report = json.loads(_invoke(ctx, "prepare", args))
+        except OutputExists as exc:  # prepare's own hint names prepare, which run does not redo
+            raise OutputExists(
+                exc.message, hint="add --force to the same command to replace it"
+            ) from None
         prepared = Path((report.get("prepared_files") or [str(data)])[0])
         return report, prepared, read_sample(prepared, sample)
 

@@ -167,7 +167,7 @@ def _report(board: Board, *, as_json: bool) -> None:
         model = tracked.job.get("fine_tuned_model")
         if tracked.outcome is ExitCode.OK:
             _output.note(f"{job_id}: succeeded. Fine-tuned model: {model}")
-        else:
+        elif tracked.outcome is not ExitCode.ERROR:  # a job not followed was said at the time
             _output.note(f"{job_id}: {tracked.reason}")
     worst = board.worst()
     if worst is ExitCode.OK:

@@ -365,6 +365,11 @@ def file_not_found(file_id: str) -> APIError:
     return APIError(404, f"No such File object: {file_id}", param="id")
 
 
+def download_refused(purpose: str) -> APIError:
+    # The service keeps training uploads to itself; only results and other purposes come back.
+    return APIError(400, f"Not allowed to download files of purpose: {purpose}")
+
+
 def not_jsonl_file(filename: str) -> APIError:
     return APIError(
         400,

@@ -10,6 +10,9 @@ from starlette.responses import FileResponse
 from ftctl.mock import errors
 from ftctl.mock.http import Call, FormLimit, endpoint
 
+# Purposes whose content the service refuses to hand back (fixtures/api/errors/download_refused).
+UNDOWNLOADABLE_PURPOSES = frozenset({"fine-tune"})
+
 
 async def create_file(call: Call) -> dict[str, Any]:
     upload = call.form.get("file")
@@ -53,6 +56,8 @@ async def delete_file(call: Call) -> dict[str, Any]:
 
 async def file_content(call: Call) -> FileResponse:
     record = call.store.file(call.path["file_id"])
+    if record.purpose in UNDOWNLOADABLE_PURPOSES:
+        raise errors.download_refused(record.purpose)
     return FileResponse(record.path, media_type="application/octet-stream")
 
 
