@@ -237,6 +237,7 @@ def test_the_serving_process_walks_old_objects_on_a_timer_not_inside_requests() 
         timer.cancel()
     finally:
         gc.set_threshold(*before)
+        gc.unfreeze()
         loop.close()
     assert threshold[:2] == before[:2]  # young generations stay automatic
     assert threshold[2] >= 1_000_000  # the full walk is the timer's

@@ -156,6 +156,10 @@ def wrk(
     try:
         command = [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
         command += ["--timeout", "10s", "-s", fh.name, url]
+        # One second of the same load first, for every server alike: first-request costs (a
+        # tokenizer loaded, caches filled, connections opened) are not what the figure measures.
+        warm_up = [c if not c.startswith("-d") else "-d1s" for c in command]
+        subprocess.run(_pinned(LOAD_CPU, warm_up), capture_output=True, timeout=60, check=False)
         out = subprocess.run(
             _pinned(LOAD_CPU, command),
             capture_output=True,
