@@ -56,11 +56,14 @@ def _check_local_file(
 
     if ref is None or is_file_id(ref):
         return None
+    from ftctl.prepare.files import check_input_path
+
     path = Path(ref)
-    if not path.is_file():
-        raise InputError(
-            path, "no such file", hint=f"pass a local JSONL file or a file-... id to {flag}"
-        )
+    try:
+        check_input_path(path)  # a directory, FIFO or unreadable file each said as such
+    except InputError as exc:
+        exc.hint = exc.hint or f"pass a local JSONL file or a file-... id to {flag}"
+        raise
     from ftctl.prepare import check_training_file
 
     check = check_training_file(path, model, n_epochs=n_epochs, method=method)
@@ -84,7 +87,20 @@ def _fix_hint(path: Path, model: str, check: UploadCheck) -> str:
     if check.format == "prompt_completion" and not _is_completion_model(model):
         command = shlex.join(["ftctl", "prepare", "-f", str(path), "--to-chat", "-m", model])
         return f"convert it to chat data for {model}: `{command}`"
+    if _starts_with(path, b"["):  # the book's train_data.json: what prepare converts
+        command = shlex.join(["ftctl", "prepare", "-f", str(path)])
+        return f"it is a JSON array, not JSON Lines: `{command}` writes it as JSON Lines"
+    if check.problems and all("[model_not_tunable]" in p for p in check.problems):
+        return "choose a model that can be fine-tuned (named above): `ftctl models list`"
+    if check.problems and all("[wrong_method_for_data]" in p for p in check.problems):
+        return "drop --method and the data decides it, or pass data for that method"
     return "fix the lines listed above, then run this command again"
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    """Whether the file's first non-blank bytes are prefix."""
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(prefix)
 
 
 def _is_completion_model(model: str) -> bool:
