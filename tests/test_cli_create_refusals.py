@@ -57,6 +57,17 @@ def test_a_model_that_cannot_be_tuned_is_named_not_the_lines(
     api.assert_no_requests()
 
 
+def test_a_suffix_over_the_apis_64_characters_is_refused_before_the_upload(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    data = tmp_path / "train.jsonl"
+    shutil.copyfile(BOOK / "train_data_prepared.jsonl", data)
+    result = run_cli("create", "-t", str(data), "-m", "davinci-002", "--suffix", "x" * 65, "--yes")
+    assert result.exit_code == 2
+    assert "--suffix: between 1 and 64 characters (the API's limit), got 65" in result.stderr
+    api.assert_no_requests()
+
+
 def test_a_method_the_data_contradicts_says_to_drop_it(
     run_cli: RunCli, api: Api, tmp_path: Path
 ) -> None:

@@ -44,6 +44,7 @@ def _parse_metadata(pairs: list[str]) -> dict[str, str] | None:
 
 
 _MAX_PROBLEMS_SHOWN = 20
+MAX_SUFFIX = 64
 
 
 def _check_local_file(
@@ -576,6 +577,10 @@ def create(
     from ftctl.service.jobs import Hyperparameters, JobRequest
 
     check_not_retired(model)
+    if suffix is not None and not 1 <= len(suffix) <= MAX_SUFFIX:  # else refused after the upload
+        raise UsageError(
+            f"--suffix: between 1 and {MAX_SUFFIX} characters (the API's limit), got {len(suffix)}"
+        )
     meta = _parse_metadata(metadata or [])
     grader_object = _load_grader(grader)
     chosen = _method_from_flags(method, grader_object)
