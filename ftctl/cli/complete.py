@@ -11,8 +11,6 @@ from ftctl.cli import _output
 from ftctl.cli._context import current
 from ftctl.cli._options import JsonFlag
 from ftctl.errors import UsageError
-from ftctl.models import check_not_retired, uses_completions_endpoint
-from ftctl.service.completions import deploy_first_hint
 
 if TYPE_CHECKING:
     from ftctl.service.completions import CompletionRequest, CompletionsService
@@ -79,6 +77,8 @@ def complete(
 
     if not model:
         raise UsageError("missing model", hint="pass -m MODEL (see `ftctl list` for tunes)")
+    from ftctl.models import check_not_retired
+
     check_not_retired(model)
     stops = [s.encode().decode("unicode_escape") for s in (stop or [])]
     if len(stops) > 4:
@@ -134,6 +134,8 @@ def try_it(
     prepare advised, when the caller knows them. On Azure the model must be deployed first."""
     import shlex
 
+    from ftctl.models import uses_completions_endpoint
+
     legacy = uses_completions_endpoint(model)
     if prompt is not None:
         shown_prompt = shlex.quote(prompt)
@@ -147,6 +149,8 @@ def try_it(
     elif prompt is None and legacy:
         options = ' --stop "<the ending your completions share>"'
     if azure:
+        from ftctl.service.completions import deploy_first_hint
+
         return "Next: " + deploy_first_hint(
             model, then=f"ftctl complete -m DEPLOYMENT_NAME {shown_prompt}{options}"
         )

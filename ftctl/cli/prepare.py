@@ -18,8 +18,16 @@ import typer
 from ftctl.cli import _output
 from ftctl.cli._options import ReportJsonFlag
 from ftctl.errors import UsageError
-from ftctl.prepare.files import shown_path
 from ftctl.pricing import PRICES_DATE
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as printed (control characters escaped): prepare's own, loaded on first use so
+    `--help` does not import the prepare package."""
+    from ftctl.prepare.files import shown_path as shown
+
+    return shown(path)
+
 
 if TYPE_CHECKING:
     from ftctl.prepare.report import DataReport
