@@ -64,6 +64,23 @@ def train_file(tmp_path: Path) -> Path:
     return path
 
 
+def _stored_on_the_third_listing(api: Api, train_file: Path) -> dict[str, object]:
+    """The service lists no file twice (before the upload, after the lost answer), then the one
+    the upload did store."""
+    stored = {**fixture_json("files/uploaded"), "filename": "train.jsonl"}
+    stored["bytes"] = train_file.stat().st_size
+    api.route_sequence(
+        "GET",
+        "/files",
+        [
+            json_response(200, EMPTY_LIST),
+            json_response(200, EMPTY_LIST),
+            json_response(200, {"object": "list", "data": [stored]}),
+        ],
+    )
+    return stored
+
+
 # -- Ctrl-C while the job POST is in flight -------------------------------------------------------
 
 
@@ -188,17 +205,7 @@ def test_a_lost_upload_answer_is_looked_up_not_uploaded_again(
     run_cli: RunCli, api: Api, train_file: Path
 ) -> None:
     """The SDK retried POST /files blindly: one create stored 3 copies."""
-    stored = {**fixture_json("files/uploaded"), "filename": "train.jsonl"}
-    stored["bytes"] = train_file.stat().st_size
-    api.route_sequence(
-        "GET",
-        "/files",
-        [
-            json_response(200, EMPTY_LIST),
-            json_response(200, EMPTY_LIST),
-            json_response(200, {"object": "list", "data": [stored]}),
-        ],
-    )
+    stored = _stored_on_the_third_listing(api, train_file)
     api.route_sequence("POST", "/files", [httpx.ReadTimeout], repeat_last=False)
     api.route_fixture("POST", "/fine_tuning/jobs", "jobs/created")
     result = run_cli("create", "--yes", "-t", str(train_file), "-m", MODEL, "--no-follow")
@@ -269,17 +276,7 @@ def test_list_all_stops_when_the_server_ignores_after(run_cli: RunCli, api: Api)
 def test_ctrl_c_during_the_upload_says_which_file_was_stored(
     run_cli: RunCli, api: Api, train_file: Path
 ) -> None:
-    stored = {**fixture_json("files/uploaded"), "filename": "train.jsonl"}
-    stored["bytes"] = train_file.stat().st_size
-    api.route_sequence(
-        "GET",
-        "/files",
-        [
-            json_response(200, EMPTY_LIST),
-            json_response(200, EMPTY_LIST),
-            json_response(200, {"object": "list", "data": [stored]}),
-        ],
-    )
+    stored = _stored_on_the_third_listing(api, train_file)
     api.route_sequence("POST", "/files", [KeyboardInterrupt], repeat_last=False)
     result = run_cli("create", "--yes", "-t", str(train_file), "-m", MODEL)
     assert result.exit_code == 130

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import RunCli
+from tests.support.cli import RunCli, every_command
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("openai", "pydantic", "httpx")
@@ -42,21 +42,7 @@ def _modules_loaded_by(argv: list[str]) -> tuple[int, set[str]]:
     return exit_code, heavy
 
 
-def _commands() -> list[list[str]]:
-    import typer.main
-
-    from ftctl.cli.app import app
-
-    group = typer.main.get_command(app)
-    found: list[list[str]] = []
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        found.append([name])
-        for sub in getattr(command, "commands", {}):
-            found.append([name, sub])
-    return found
-
-
-@pytest.mark.parametrize("command", [[], *_commands()], ids=lambda c: " ".join(c) or "ftctl")
+@pytest.mark.parametrize("command", every_command(), ids=lambda c: " ".join(c) or "ftctl")
 def test_help_loads_no_heavy_module(command: list[str]) -> None:
     exit_code, heavy = _modules_loaded_by([*command, "--help"])
     assert exit_code == 0

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from tests.bench import _harness as h
+from tests.support.cli import every_command
 
 DESCRIPTION = (
     "start-up: every `ftctl <command> --help` and common usage errors vs openai==0.28.1's "
@@ -28,19 +29,6 @@ def _best_of(argv: list[str], env: dict[str, str]) -> float:
     return best
 
 
-def _ftctl_commands() -> list[list[str]]:
-    import typer.main
-
-    from ftctl.cli.app import app
-
-    group = typer.main.get_command(app)
-    found: list[list[str]] = [[]]
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        found.append([name])
-        found.extend([name, sub] for sub in getattr(command, "commands", {}))
-    return found
-
-
 def run() -> bool:
     legacy_bin = h.venv("openai-0.28.1", LEGACY)
     ftctl = str(Path(h.PYTHON).parent / "ftctl")
@@ -48,7 +36,7 @@ def run() -> bool:
     legacy = _best_of([str(legacy_bin / "openai"), "--help"], env)
     print(f"  legacy `openai --help` (0.28.1): {legacy * 1000:.0f} ms", flush=True)
     rows: list[tuple[str, float]] = []
-    for command in _ftctl_commands():
+    for command in every_command():
         rows.append(
             (f"ftctl {' '.join([*command, '--help'])}", _best_of([ftctl, *command, "--help"], env))
         )

@@ -32,3 +32,17 @@ def key_forms(key: str) -> list[str]:
 def assert_no_key(text: str, key: str, where: str) -> None:
     for form in key_forms(key):
         assert form not in text, f"the API key leaked to {where} as {form!r}:\n{text}"
+
+
+def every_command() -> list[list[str]]:
+    """Every command and subcommand of ftctl, as argv after `ftctl` (the root first, as [])."""
+    import typer.main
+
+    from ftctl.cli.app import app
+
+    group = typer.main.get_command(app)
+    found: list[list[str]] = [[]]
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        found.append([name])
+        found.extend([name, sub] for sub in getattr(command, "commands", {}))
+    return found

@@ -3,8 +3,9 @@
 client (from then on only the service can answer): a usage error, a refused input or a crash
 means the hint sends the user nowhere.
 
-Two kinds are only parsed, not run: templates, whose arguments the user fills in (FILE, MODEL,
-<prompt>), and commands that run until stopped (`ftctl mock serve`)."""
+Three kinds are only parsed, not run: templates, whose arguments the user fills in (FILE, MODEL,
+<prompt>), commands that run until stopped (`ftctl mock serve`), and commands that change the
+user's shell set-up (`--install-completion` writes to ~/.bashrc)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,10 @@ def check_next_commands(app: object, stderr: str, replay: Callable[[], None] | N
 
     for argv in next_commands(stderr):
         _parse(app, argv)
-        if any(_PLACEHOLDER.match(arg) for arg in argv) or any(
-            argv[: len(prefix)] == prefix for prefix in _RUN_UNTIL_STOPPED
+        if (
+            any(_PLACEHOLDER.match(arg) for arg in argv)
+            or any(argv[: len(prefix)] == prefix for prefix in _RUN_UNTIL_STOPPED)
+            or "--install-completion" in argv
         ):
             continue
         with mock.patch.object(AppState, "client", refuse_client):
