@@ -618,6 +618,11 @@ class Store:
         self._save_job(job)
         return job
 
+    @property
+    def planning(self) -> int:
+        """How many jobs are between `draft_job` and `keep_job`."""
+        return self._drafts
+
     def drop_draft(self, draft: JobDraft) -> None:
         """A draft that will not become a job: its place among the active jobs is free again."""
         self._drafts -= 1
