@@ -76,7 +76,7 @@ def _check_local_file(
             _output.note(f"... and {len(check.problems) - len(shown)} more")
         raise InputError(
             path,
-            f"{len(check.problems)} problem(s) the service would reject; nothing was uploaded",
+            f"{check.problem_count} problem(s) the service would reject; nothing was uploaded",
             hint=_fix_hint(path, model, check),
         )
     return check
