@@ -13,8 +13,9 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
+from ftctl.cli._following import PollInterval, jobs_service
 from ftctl.cli._options import JsonFlag, YesFlag
-from ftctl.cli.follow import PollInterval, follow_job, jobs_service
+from ftctl.cli.follow import follow_job
 from ftctl.errors import InputError, UsageError
 from ftctl.exit_codes import ExitCode
 from ftctl.models import check_method, check_not_retired, model_facts
