@@ -82,6 +82,9 @@ def _rank_file(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.tiktoken.gz"
 
 
+_RANKS_BLOCK = 1 << 16  # bytes of the rank file parsed at a time
+
+
 def _ranks(name: str) -> dict[bytes, int]:
     try:
         raw = gzip.decompress(_rank_file(name).read_bytes())
@@ -89,8 +92,17 @@ def _ranks(name: str) -> dict[bytes, int]:
         raise TokenizerDataError(f"cannot read the bundled {name} ranks: {exc}") from None
     if hashlib.sha256(raw).hexdigest() != _EXPECTED_SHA256[name]:
         raise TokenizerDataError(f"bundled {name} ranks do not match tiktoken's sha256")
-    fields = raw.split()  # "<base64 token> <rank>" per line
-    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
+    # "<base64 token> <rank>" per line, read a block of lines at a time: split whole, the file's
+    # 400,000 fields would take 20 MB more at the peak than the ranks themselves
+    ranks: dict[bytes, int] = {}
+    a2b = binascii.a2b_base64
+    start, size = 0, len(raw)
+    while start < size:
+        end = raw.find(b"\n", min(start + _RANKS_BLOCK, size - 1)) + 1 or size
+        fields = raw[start:end].split()
+        ranks.update(zip(map(a2b, fields[0::2]), map(int, fields[1::2]), strict=True))
+        start = end
+    return ranks
 
 
 @cache
@@ -105,6 +117,37 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         mergeable_ranks=_ranks(name),
         special_tokens=dict(special_tokens),
     )
+
+
+class OrdinaryEncoding:
+    """tiktoken's `Encoding.encode_ordinary`, on the same Rust encoder, without the rest.
+
+    tiktoken.Encoding keeps the Python dict of ranks it was built from (26 MB for o200k_base)
+    besides its Rust encoder's own copy; counting tokens needs only the Rust one, so the dict is
+    dropped once the encoder is built."""
+
+    def __init__(self, name: str) -> None:
+        from tiktoken import _tiktoken  # type: ignore[attr-defined]  # the Rust core: no stubs
+
+        pat_str, special_tokens = _SPECS[name]
+        self.name = name
+        self._core_bpe = _tiktoken.CoreBPE(_ranks(name), dict(special_tokens), pat_str)
+        self._encode: Callable[[str], list[int]] = self._core_bpe.encode_ordinary
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """The tokens of text, special tokens encoded as text (tiktoken's encode_ordinary)."""
+        try:
+            return self._encode(text)
+        except UnicodeEncodeError:
+            # lone surrogates: replaced as tiktoken replaces them
+            return self._encode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+
+@cache
+def ordinary_encoding(name: str) -> OrdinaryEncoding:
+    """The encoding prepare counts tokens with, one per process (forked workers share it).
+    Raises KeyError for an unknown name."""
+    return OrdinaryEncoding(name)
 
 
 class WordCounter:
@@ -124,7 +167,7 @@ class WordCounter:
     MAX_WORD = 32  # longer words are encoded, not kept
     MAX_WORDS = 1 << 16  # per table
 
-    def __init__(self, encoding: tiktoken.Encoding) -> None:
+    def __init__(self, encoding: tiktoken.Encoding | OrdinaryEncoding) -> None:
         exact: Callable[[str], list[int]] = encoding.encode_ordinary
         # the Rust encoder itself; the wrapper only reroutes text with lone surrogates (raising
         # UnicodeEncodeError here), and then it is called
@@ -197,7 +240,7 @@ class WordCounter:
 @cache
 def word_counter(name: str) -> WordCounter:
     """The WordCounter of an encoding, one per process (a forked worker gets its own copy)."""
-    return WordCounter(get_encoding(name))
+    return WordCounter(ordinary_encoding(name))
 
 
 def encoding_for_model(model: str) -> tiktoken.Encoding:

@@ -33,7 +33,9 @@ from ftctl.prepare.files import (
 if TYPE_CHECKING:
     from ftctl.prepare.records import TokenCounter
 
-CHUNK_BYTES = 4 << 20  # bytes per segment
+# bytes per segment: a worker holds several times a segment while it reads one (its bytes, its
+# text, its lines); 1 MB is as fast as 4 MB was and takes 20 MB less at a worker's peak
+CHUNK_BYTES = 1 << 20
 PARALLEL_MIN_BYTES = 8 << 20  # smaller files are read by one process
 _FIND_BLOCK = 1 << 20
 _SHALLOW_CHARS = 2 * files.MAX_DEPTH  # a shorter line cannot nest deeper than MAX_DEPTH
@@ -324,10 +326,10 @@ def token_counter(encoding_name: str | None) -> TokenCounter | None:
     counter = _counters.get(encoding_name)
     if counter is None:
         from ftctl.prepare.records import TokenCounter
-        from ftctl.tokens import get_encoding, word_counter
+        from ftctl.tokens import ordinary_encoding, word_counter
 
         counter = TokenCounter(
-            get_encoding(encoding_name).encode_ordinary, word_counter(encoding_name)
+            ordinary_encoding(encoding_name).encode_ordinary, word_counter(encoding_name)
         )
         _counters[encoding_name] = counter
     return counter
