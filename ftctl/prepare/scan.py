@@ -138,13 +138,8 @@ def scan_jsonl(
     except LineTooLong as exc:
         raise line_too_long(path, exc.line) from None
     jobs = [(str(path), start, end, fmt, encoding_name) for start, end in found]
-    # the encoder is built once, here; forked workers share its pages
-    chunks = engine.run_parts(
-        scan_chunk,
-        jobs,
-        engine.worker_count(size, workers),
-        lambda: engine.token_counter(encoding_name),
-    )
+    # the encoder is built once, in the workers' host; the workers share its pages
+    chunks = engine.run_hosted(scan_chunk, jobs, engine.worker_count(size, workers), encoding_name)
     line_offset = 0
     done = 0
     for _segment in found:
