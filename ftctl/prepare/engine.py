@@ -323,9 +323,10 @@ def run_hosted(
     func: Callable[..., T], jobs: list[tuple[Any, ...]], workers: int, encoding_name: str | None
 ) -> Iterator[T]:
     """func(*job) for each job, in order, as run_parts runs them with the token counter of
-    encoding_name loaded; with several workers, in workers forked from a fresh host process that
-    builds the encoder (ftctl.prepare.host), so this process never holds it."""
-    if workers <= 1 or len(jobs) <= 1 or encoding_name is None or not sys.executable:
+    encoding_name loaded, but in a fresh host process that builds the encoder and runs the jobs
+    (itself with one worker, or in workers forked from it: ftctl.prepare.host), so this process
+    never holds the encoder. One job, or no tokens to count, runs here."""
+    if len(jobs) <= 1 or encoding_name is None or not sys.executable:
         yield from run_parts(func, jobs, workers, lambda: token_counter(encoding_name))
         return
     import pickle
