@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/ruff check ftctl tests scripts
 	$(BIN)/ruff format --check ftctl tests scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python scripts/gen_docs.py --check
 
 docs: install

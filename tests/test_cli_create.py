@@ -313,6 +313,18 @@ def test_create_refuses_a_file_that_is_not_jsonl_of_objects(
     api.assert_no_requests()
 
 
+def test_create_counts_every_problem_not_the_lines_it_shows(
+    run_cli: RunCli, api: Api, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(_chat_lines(12) + "not json\n" * 8, encoding="utf-8")
+    result = run_cli("create", "-t", str(bad), "-m", MODEL, "--yes")
+    assert result.exit_code == 2
+    assert f"{bad}: 3 more line(s) with invalid_json" in result.stderr  # 5 shown, 3 counted
+    assert "8 problem(s) the service would reject; nothing was uploaded" in result.stderr
+    api.assert_no_requests()
+
+
 def test_create_refuses_a_bad_validation_file_before_uploading_training(
     run_cli: RunCli, api: Api, train_file: Path, tmp_path: Path
 ) -> None:

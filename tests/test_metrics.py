@@ -119,6 +119,9 @@ def test_csv_and_json_outputs(run_cli: RunCli, api: Api, tmp_path: Path) -> None
     (body,) = json.loads(result.stdout)
     assert body["job"] == JOB and body["result_files"] == [RESULTS]
     assert len(body["rows"]) == 30
+    assert [row["step"] for row in body["rows"]][:3] == [1, 2, 3]
+    assert all(type(row["step"]) is int for row in body["rows"])  # as the CSV writes it
+    assert all(type(row["train_loss"]) is float for row in body["rows"])
     again = run_cli("metrics", "-i", JOB, "--csv", str(target))
     assert again.exit_code == 2
     assert "exists" in again.stderr and "--force" in again.stderr

@@ -8,28 +8,92 @@ import typer
 
 from ftctl import __version__
 from ftctl.cli import _context, _examples, _startup
-from ftctl.cli import checkpoints as checkpoint_commands
-from ftctl.cli import complete as complete_commands
-from ftctl.cli import config as config_commands
-from ftctl.cli import create as create_commands
-from ftctl.cli import files as file_commands
-from ftctl.cli import follow as follow_commands
-from ftctl.cli import graders as grader_commands
-from ftctl.cli import jobs as job_commands
-from ftctl.cli import metrics as metrics_commands
-from ftctl.cli import mock as mock_commands
-from ftctl.cli import models as model_commands
-from ftctl.cli import prepare as prepare_commands
-from ftctl.cli import run as run_commands
-from ftctl.cli import watch as watch_commands
 from ftctl.cli._errors import BoundaryGroup
-from ftctl.settings import Settings
+from ftctl.cli._lazy import LazyGroup, Listed
+
+# The root's commands in the order `ftctl --help` lists them. Each module's `register(app)` adds
+# its commands; the summary is the first sentence of the command's help (tested to match).
+COMMANDS: tuple[Listed, ...] = (
+    Listed(
+        "prepare",
+        "ftctl.cli.prepare",
+        "Check training data before anything is uploaded or paid for.",
+    ),
+    Listed(
+        "create",
+        "ftctl.cli.create",
+        "Upload training data and create a fine-tuning job, then follow it.",
+    ),
+    Listed("follow", "ftctl.cli.follow", "Print a job's events as they arrive until it ends."),
+    Listed("list", "ftctl.cli.jobs", "List fine-tuning jobs, newest first."),
+    Listed("get", "ftctl.cli.jobs", "Show one fine-tuning job."),
+    Listed("cancel", "ftctl.cli.jobs", "Cancel a fine-tuning job that has not finished."),
+    Listed(
+        "pause",
+        "ftctl.cli.jobs",
+        "Pause a running fine-tuning job (resume it later with `ftctl resume`).",
+    ),
+    Listed("resume", "ftctl.cli.jobs", "Resume a paused fine-tuning job."),
+    Listed(
+        "events",
+        "ftctl.cli.jobs",
+        "Show a job's most recent events, oldest first (the page object verbatim with --json).",
+    ),
+    Listed(
+        "complete",
+        "ftctl.cli.complete",
+        "Ask a model to complete a prompt and print only the generated text.",
+    ),
+    Listed("delete", "ftctl.cli.models", "Delete a fine-tuned model."),
+    Listed(
+        "config",
+        "ftctl.cli.config",
+        "Show the platform, endpoint and API version ftctl would use, and where each came from.",
+    ),
+    Listed(
+        "metrics",
+        "ftctl.cli.metrics",
+        "Chart a finished job's training and validation loss and accuracy.",
+    ),
+    Listed(
+        "watch",
+        "ftctl.cli.watch",
+        "Watch several jobs at once: status, step, loss and time left, until all have ended.",
+    ),
+    Listed("run", "ftctl.cli.run", "Prepare, create, follow and try a tune in one go."),
+    Listed("models", "ftctl.cli.models", "List and show the models your key can use."),
+    Listed(
+        "checkpoints",
+        "ftctl.cli.checkpoints",
+        "A job's checkpoints (`ftctl checkpoints -i JOB`, the same as `checkpoints list`), and "
+        "sharing a checkpoint with other projects of the organization (share, permissions, "
+        "unshare: these need an admin API key).",
+    ),
+    Listed(
+        "files",
+        "ftctl.cli.files",
+        "List, show, download and delete files (training uploads, results).",
+    ),
+    Listed(
+        "graders",
+        "ftctl.cli.graders",
+        "Check a grader with the service, or run it on one item and model sample.",
+    ),
+    Listed("mock", "ftctl.cli.mock", "Run an offline OpenAI-compatible fine-tuning service."),
+)
+
+
+class RootGroup(BoundaryGroup, LazyGroup):
+    """The error boundary over commands that are built when used."""
+
+    listed = COMMANDS
+
 
 _startup.skip_needless_coercion()
 
 app = typer.Typer(
     name="ftctl",
-    cls=BoundaryGroup,
+    cls=RootGroup,
     help="Fine-tune OpenAI models from a shell: prepare data, create and follow jobs, "
     "try and delete the tuned model; `ftctl mock serve` runs it all offline.",
     no_args_is_help=True,
@@ -101,6 +165,8 @@ def root(
     (key in AZURE_OPENAI_API_KEY, version in OPENAI_API_VERSION). `ftctl config` prints which one
     and why; so does the first line of --debug.
     """
+    from ftctl.settings import Settings  # only when a command runs, not for --help
+
     _context.install(
         _context.AppState(
             settings=Settings.from_env(
@@ -114,20 +180,6 @@ def root(
     )
 
 
-prepare_commands.register(app)
-create_commands.register(app)
-follow_commands.register(app)
-job_commands.register(app)
-complete_commands.register(app)
-model_commands.register(app)
-checkpoint_commands.register(app)
-config_commands.register(app)
-file_commands.register(app)
-metrics_commands.register(app)
-watch_commands.register(app)
-run_commands.register(app)
-app.add_typer(grader_commands.app, name="graders")
-app.add_typer(mock_commands.app, name="mock")
 _examples.apply(app)
 
 

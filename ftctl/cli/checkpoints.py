@@ -18,8 +18,8 @@ from typer.core import TyperGroup
 
 from ftctl.cli import _output, _render
 from ftctl.cli._context import current
+from ftctl.cli._following import jobs_service
 from ftctl.cli._options import JobIdArg, JobIdOpt, JsonFlag, YesFlag, pick
-from ftctl.cli.follow import jobs_service
 from ftctl.errors import UsageError
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ import typer
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
+from ftctl.cli._following import PollInterval, jobs_service
 from ftctl.cli._options import JsonFlag, YesFlag
-from ftctl.cli.follow import PollInterval, follow_job, jobs_service
+from ftctl.cli.follow import follow_job
 from ftctl.errors import InputError, UsageError
 from ftctl.exit_codes import ExitCode
 from ftctl.models import check_method, check_not_retired, model_facts
@@ -76,7 +77,7 @@ def _check_local_file(
             _output.note(f"... and {len(check.problems) - len(shown)} more")
         raise InputError(
             path,
-            f"{len(check.problems)} problem(s) the service would reject; nothing was uploaded",
+            f"{check.problem_count} problem(s) the service would reject; nothing was uploaded",
             hint=_fix_hint(path, model, check),
         )
     return check

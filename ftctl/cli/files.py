@@ -227,7 +227,7 @@ def prune(
     A job that is validating, queued, running or paused still reads its files: those stay.
     The files are listed first, then confirmed (scripts must pass --yes).
     """
-    from ftctl.cli.follow import jobs_service
+    from ftctl.cli._following import jobs_service
     from ftctl.service.progress import ACTIVE_STATUSES
 
     service = files_service()

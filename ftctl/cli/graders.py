@@ -159,3 +159,7 @@ def _render_run(result: dict[str, Any]) -> None:
     for model, counts in usage.items():
         total = counts.get("total_tokens") if isinstance(counts, dict) else counts
         _output.note(f"grader model {model}: {total} tokens")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="graders")

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from ftctl.cli import _output, _render
+from ftctl.cli._following import jobs_service
 from ftctl.cli._options import JobIdArg, JobIdOpt, JsonFlag, pick
-from ftctl.cli.follow import jobs_service
 from ftctl.errors import UsageError
 
 # -- list, get, cancel, pause, resume ----------------------------------------------------------

@@ -167,8 +167,8 @@ def metrics(
     draws the charts; in a pipe it prints the CSV (with a leading `job` column for several
     jobs).
     """
+    from ftctl.cli._following import jobs_service
     from ftctl.cli.files import check_target, files_service, write_new_file
-    from ftctl.cli.follow import jobs_service
     from ftctl.service.metrics import job_metrics, to_csv
 
     for path in (csv_path, png_path):

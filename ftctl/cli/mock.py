@@ -176,3 +176,7 @@ def _warm_tokenizers() -> None:
 
     for name in ("cl100k_base", "o200k_base"):
         get_encoding(name)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="mock")

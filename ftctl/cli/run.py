@@ -22,8 +22,9 @@ from typer.exceptions import TyperException
 
 from ftctl.cli import _output
 from ftctl.cli._context import current
+from ftctl.cli._following import PollInterval, jobs_service
 from ftctl.cli._options import YesFlag
-from ftctl.cli.follow import PollInterval, follow_job, jobs_service
+from ftctl.cli.follow import follow_job
 from ftctl.errors import FtctlError, InputError
 from ftctl.exit_codes import ExitCode
 

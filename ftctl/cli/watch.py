@@ -16,7 +16,7 @@ import typer
 
 from ftctl.cli import _output, _render
 from ftctl.cli._context import current
-from ftctl.cli.follow import (
+from ftctl.cli._following import (
     DEFAULT_GIVE_UP_AFTER,
     GiveUpAfter,
     PollInterval,

@@ -25,6 +25,8 @@ class UploadCheck:
     format: str  # "prompt_completion" | "chat" | "preference" | "reinforcement"
     examples: int
     problems: list[str] = field(default_factory=list)  # "file:line: field: message", one each
+    # sampled per kind, with an "N more line(s)" line for the rest: problem_count counts them all
+    problem_count: int = 0
     total_tokens: int = 0
     billed_tokens: int = 0
     n_epochs: int = 0
@@ -78,6 +80,7 @@ def check_training_file(
         format=report.format,
         examples=report.examples,
         problems=report.problems,
+        problem_count=sum(report.errors.values()),
         total_tokens=report.total_tokens,
         billed_tokens=report.billed_tokens,
         n_epochs=report.n_epochs,

@@ -4,8 +4,14 @@ retrying at all (transient), certainly not acted on (safe to send again), and ho
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 from ftctl.client import MAX_WAIT, unresolvable_host
+
+T = TypeVar("T")
+
+LOOKUPS = 3  # tries of the lookup that settles an ambiguous create or upload
 
 # Statuses for which a retry is safe and likely to help (the SDK's own list).
 TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -52,3 +58,26 @@ def retry_after_seconds(exc: BaseException, cap: float = MAX_WAIT) -> float | No
 def backoff(attempt: int) -> float:
     """Seconds before attempt `attempt + 1` when the server asked for nothing."""
     return min(2.0**attempt, 30.0)
+
+
+def settle(
+    lookup: Callable[[], T],
+    *,
+    cause: BaseException,
+    give_up: Callable[[Exception], Exception],
+    retrying: str,
+    notify: Callable[[str], None],
+    sleep: Callable[[float], None],
+) -> T:
+    """The answer of `lookup`, the check that says whether a request that got no clear answer
+    (`cause`) acted after all. A transient failure of the lookup is tried again after a backoff
+    (saying `retrying`); when it cannot run, `give_up(error)` is raised, chained to `cause`."""
+    for attempt in range(1, LOOKUPS + 1):
+        try:
+            return lookup()
+        except Exception as exc:
+            if attempt == LOOKUPS or not is_transient(exc):
+                raise give_up(exc) from cause
+            notify(f"{retrying}: trying again in {backoff(attempt):.0f} s")
+            sleep(backoff(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -27,7 +27,13 @@ from typing import IO, TYPE_CHECKING, Any
 from ftctl.client import wait_reason
 from ftctl.errors import FtctlError, Interrupted
 from ftctl.service._raw import json_object, merge_pages
-from ftctl.service._retry import backoff, is_transient, never_processed, retry_after_seconds
+from ftctl.service._retry import (
+    backoff,
+    is_transient,
+    never_processed,
+    retry_after_seconds,
+    settle,
+)
 from ftctl.service.upload_record import UploadRecord
 
 if TYPE_CHECKING:
@@ -275,22 +281,23 @@ class FilesService:
         """After an ambiguous failure: the file the attempt stored, or None if it stored none."""
         if never_processed(error):
             return None
-        for lookup in range(1, 4):
-            try:
-                new = [
-                    f for f in self.same_name_and_size(path.name, size) if f.get("id") not in before
-                ]
-                return new[0] if new else None
-            except Exception as exc:
-                if lookup == 3 or not is_transient(exc):
-                    raise UploadMayHaveSucceeded(
-                        f"{path}: the upload got no clear answer and the files could not be "
-                        f"listed ({type(exc).__name__}): a copy may be stored",
-                        hint=_look_for(path),
-                    ) from error
-                notify(f"listing the files failed too: trying again in {backoff(lookup):.0f} s")
-                self._sleep(backoff(lookup))
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def stored_since() -> dict[str, Any] | None:
+            new = [f for f in self.same_name_and_size(path.name, size) if f.get("id") not in before]
+            return new[0] if new else None
+
+        return settle(
+            stored_since,
+            cause=error,
+            give_up=lambda exc: UploadMayHaveSucceeded(
+                f"{path}: the upload got no clear answer and the files could not be "
+                f"listed ({type(exc).__name__}): a copy may be stored",
+                hint=_look_for(path),
+            ),
+            retrying="listing the files failed too",
+            notify=notify,
+            sleep=self._sleep,
+        )
 
     def _interrupted(self, path: Path, size: int, before: set[Any]) -> Interrupted:
         try:

@@ -17,6 +17,7 @@ from ftctl.service._retry import (
     backoff,
     is_transient,
     retry_after_seconds,
+    settle,
 )
 
 if TYPE_CHECKING:
@@ -380,20 +381,18 @@ class JobsService:
         return None
 
     def _find_created(self, token: str, error: Exception, notify: Notify) -> dict[str, Any] | None:
-        lookups = 3
-        for lookup in range(1, lookups + 1):
-            try:
-                return self.find_by_token(token)
-            except Exception as exc:
-                if lookup == lookups or not is_transient(exc):
-                    raise CreateMayHaveSucceeded(
-                        "the create request got no clear answer and the job could not be "
-                        f"looked up ({type(exc).__name__}): it may exist",
-                        hint=_check_hint(token),
-                    ) from error
-                notify(f"the lookup failed too: trying again in {backoff(lookup):.0f} s")
-                self._sleep(backoff(lookup))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return settle(
+            lambda: self.find_by_token(token),
+            cause=error,
+            give_up=lambda exc: CreateMayHaveSucceeded(
+                "the create request got no clear answer and the job could not be "
+                f"looked up ({type(exc).__name__}): it may exist",
+                hint=_check_hint(token),
+            ),
+            retrying="the lookup failed too",
+            notify=notify,
+            sleep=self._sleep,
+        )
 
     def _interrupted_create(self, token: str) -> CreateInterrupted:
         """Ctrl-C while the POST was in flight: say whether the job exists (one quick lookup;

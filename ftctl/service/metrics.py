@@ -70,9 +70,14 @@ def decode_text(content: bytes) -> str:
 
 
 def _number(cell: str, where: str, column: str) -> float | None:
+    """A cell's value: whole numbers as written stay int (`step` is 1, not 1.0, in --json)."""
     cell = cell.strip()
     if not cell:
         return None
+    try:
+        return int(cell)
+    except ValueError:
+        pass
     try:
         return float(cell)
     except ValueError:
@@ -132,7 +137,9 @@ def to_csv(metrics: list[Metrics]) -> str:
 def _cell(value: float | None) -> str:
     if value is None:
         return ""
-    return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))
+    return repr(value)
 
 
 def job_metrics(jobs: JobsService, files: FilesService, job_id: str) -> Metrics:
