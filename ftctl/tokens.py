@@ -8,16 +8,12 @@ itself pins, so the counts are tiktoken's, byte for byte.
 from __future__ import annotations
 
 import binascii
-import gzip
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib.util import find_spec
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from ftctl.models import encoding_name, model_facts
 
 if TYPE_CHECKING:
     import tiktoken
@@ -37,6 +33,8 @@ def encoding_name_for_model(model: str) -> str:
     """The encoding to count model's data with: the model's own (ftctl.models), `o200k_base` for
     the gpt-4o / gpt-4.1 / o-series families, `cl100k_base` for the rest. The retired GPT-3
     encodings are not bundled; a retired model's data is counted as its successor's would be."""
+    from ftctl.models import encoding_name, model_facts
+
     name = encoding_name(model)
     facts = model_facts(model)
     if name not in _EXPECTED_SHA256 and facts is not None and facts.successor is not None:
@@ -82,15 +80,41 @@ def _rank_file(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.tiktoken.gz"
 
 
-def _ranks(name: str) -> dict[bytes, int]:
+_RANKS_BLOCK = 1 << 16  # bytes of the rank file parsed at a time
+
+
+def rank_file(name: str) -> bytes:
+    """The bundled rank file of an encoding, checked against tiktoken's sha256. Raises KeyError for
+    an unknown name, TokenizerDataError for a missing or altered file."""
+    import gzip
+    import hashlib  # imported here: a process that is handed the file need not load OpenSSL
+
+    expected = _EXPECTED_SHA256[name]
     try:
         raw = gzip.decompress(_rank_file(name).read_bytes())
     except OSError as exc:
         raise TokenizerDataError(f"cannot read the bundled {name} ranks: {exc}") from None
-    if hashlib.sha256(raw).hexdigest() != _EXPECTED_SHA256[name]:
+    if hashlib.sha256(raw).hexdigest() != expected:
         raise TokenizerDataError(f"bundled {name} ranks do not match tiktoken's sha256")
-    fields = raw.split()  # "<base64 token> <rank>" per line
-    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
+    return raw
+
+
+def parse_ranks(raw: bytes) -> dict[bytes, int]:
+    """The ranks of a rank file, "<base64 token> <rank>" per line, read a block of lines at a
+    time: split whole, its 400,000 fields would take 20 MB more at the peak than the ranks."""
+    ranks: dict[bytes, int] = {}
+    a2b = binascii.a2b_base64
+    start, size = 0, len(raw)
+    while start < size:
+        end = raw.find(b"\n", min(start + _RANKS_BLOCK, size - 1)) + 1 or size
+        fields = raw[start:end].split()
+        ranks.update(zip(map(a2b, fields[0::2]), map(int, fields[1::2]), strict=True))
+        start = end
+    return ranks
+
+
+def _ranks(name: str) -> dict[bytes, int]:
+    return parse_ranks(rank_file(name))
 
 
 @cache
@@ -105,6 +129,46 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         mergeable_ranks=_ranks(name),
         special_tokens=dict(special_tokens),
     )
+
+
+class OrdinaryEncoding:
+    """tiktoken's `Encoding.encode_ordinary`, on the same Rust encoder, without the rest.
+
+    tiktoken.Encoding keeps the Python dict of ranks it was built from (26 MB for o200k_base)
+    besides its Rust encoder's own copy; counting tokens needs only the Rust one, so the dict is
+    dropped once the encoder is built."""
+
+    def __init__(self, name: str, ranks: dict[bytes, int] | None = None) -> None:
+        """The encoding called name, from ranks (parse_ranks of its checked rank_file) or else
+        from the bundled file."""
+        from tiktoken import _tiktoken  # type: ignore[attr-defined]  # the Rust core: no stubs
+
+        pat_str, special_tokens = _SPECS[name]
+        self.name = name
+        self._core_bpe = _tiktoken.CoreBPE(
+            ranks if ranks is not None else _ranks(name), dict(special_tokens), pat_str
+        )
+        self._encode: Callable[[str], list[int]] = self._core_bpe.encode_ordinary
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """The tokens of text, special tokens encoded as text (tiktoken's encode_ordinary)."""
+        try:
+            return self._encode(text)
+        except UnicodeEncodeError:
+            # lone surrogates: replaced as tiktoken replaces them
+            return self._encode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+
+_ordinary: dict[str, OrdinaryEncoding] = {}
+
+
+def ordinary_encoding(name: str, ranks: dict[bytes, int] | None = None) -> OrdinaryEncoding:
+    """The encoding prepare counts tokens with, built once per process (forked workers share it);
+    ranks as for OrdinaryEncoding. Raises KeyError for an unknown name."""
+    encoding = _ordinary.get(name)
+    if encoding is None:
+        encoding = _ordinary[name] = OrdinaryEncoding(name, ranks)
+    return encoding
 
 
 class WordCounter:
@@ -124,7 +188,7 @@ class WordCounter:
     MAX_WORD = 32  # longer words are encoded, not kept
     MAX_WORDS = 1 << 16  # per table
 
-    def __init__(self, encoding: tiktoken.Encoding) -> None:
+    def __init__(self, encoding: tiktoken.Encoding | OrdinaryEncoding) -> None:
         exact: Callable[[str], list[int]] = encoding.encode_ordinary
         # the Rust encoder itself; the wrapper only reroutes text with lone surrogates (raising
         # UnicodeEncodeError here), and then it is called
@@ -197,7 +261,7 @@ class WordCounter:
 @cache
 def word_counter(name: str) -> WordCounter:
     """The WordCounter of an encoding, one per process (a forked worker gets its own copy)."""
-    return WordCounter(get_encoding(name))
+    return WordCounter(ordinary_encoding(name))
 
 
 def encoding_for_model(model: str) -> tiktoken.Encoding:

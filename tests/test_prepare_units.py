@@ -255,6 +255,38 @@ def test_parallel_scan_equals_serial_scan(tmp_path: Path) -> None:
     assert list(parallel.messages) == list(serial.messages)
 
 
+def _tokens_of_line(word: str, encoding_name: str) -> int:
+    """A job for the workers' host: it runs in a worker forked from the host, with the counter."""
+    from ftctl.prepare import engine
+
+    counter = engine.token_counter(encoding_name)
+    if word == "boom":
+        raise ValueError(f"no tokens for {word} (pid {os.getpid()})")
+    assert counter is not None
+    return counter.text(word)
+
+
+def test_hosted_jobs_answer_in_order_and_raise_here() -> None:
+    from ftctl.prepare import engine
+
+    words = ["hello", " world", "tokens", "naïve café", "東京"] * 3
+    jobs = [(w, "o200k_base") for w in words]
+    encoding = get_encoding("o200k_base")
+    hosted = list(engine.run_hosted(_tokens_of_line, jobs, 2, "o200k_base"))
+    assert hosted == [len(encoding.encode_ordinary(w)) for w in words]
+    with pytest.raises(ValueError, match="no tokens for boom") as raised:
+        list(engine.run_hosted(_tokens_of_line, [*jobs, ("boom", "o200k_base")], 2, "o200k_base"))
+    assert f"(pid {os.getpid()})" not in str(raised.value)  # it ran in a worker
+
+
+def test_a_host_that_dies_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftctl.prepare import engine
+
+    monkeypatch.setattr(engine, "_HOST_CODE", "import os; os._exit(3)")
+    with pytest.raises(engine.HostStopped, match=r"ended unexpectedly \(exit status 3\)"):
+        list(engine.run_hosted(_tokens_of_line, [("a", "o200k_base")] * 2, 2, "o200k_base"))
+
+
 def _legacy_run(src_path: Path, workers: int, split_classes: bool) -> tuple[object, ...]:
     from ftctl.prepare import legacy
     from ftctl.prepare.writer import prepared_names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from typer.testing import CliRunner
 
 from ftctl.cli.app import app
 from ftctl.prepare.records import CHAT, EXAMPLE_TOKENS, TokenCounter, check_record
-from ftctl.tokens import WordCounter, chat_tokens, encoding_name_for_model, get_encoding
+from ftctl.tokens import (
+    OrdinaryEncoding,
+    WordCounter,
+    chat_tokens,
+    encoding_name_for_model,
+    get_encoding,
+)
 from tests.support.mock_server import running_mock
 
 
@@ -126,6 +133,28 @@ def test_word_counter_equals_encode_ordinary(
         if counter(text) != len(encoding.encode_ordinary(text))
     ]
     assert mismatches == []
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_ordinary_encoding_is_tiktokens_encode_ordinary(name: str) -> None:
+    # lone surrogates ("\ud800" among the pieces) take tiktoken's replacement path
+    lean, full = OrdinaryEncoding(name), get_encoding(name)
+    texts = _texts(seed=7, count=3000)
+    assert [lean.encode_ordinary(t) for t in texts] == [full.encode_ordinary(t) for t in texts]
+
+
+def test_ordinary_encoding_keeps_no_python_copy_of_the_ranks() -> None:
+    # tiktoken.Encoding keeps the dict it was built from, 26 MB for o200k_base, in every process
+    # that counts; the Rust encoder holds the ranks already
+    tracemalloc.start()
+    try:
+        encoding = OrdinaryEncoding("o200k_base")
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak > 20_000_000  # the ranks were read ...
+    assert kept < 1_000_000  # ... and let go
+    assert encoding.encode_ordinary("hello world") == [24912, 2375]
 
 
 # -- the billed count, on the one real billed job on record ---------------------------------------

@@ -138,12 +138,14 @@ def scan_jsonl(
     except LineTooLong as exc:
         raise line_too_long(path, exc.line) from None
     jobs = [(str(path), start, end, fmt, encoding_name) for start, end in found]
-    # the encoder is built once, here; forked workers share its pages
-    chunks = engine.run_parts(
-        scan_chunk,
-        jobs,
-        engine.worker_count(size, workers),
-        lambda: engine.token_counter(encoding_name),
+    n_workers = engine.worker_count(size, workers)
+    chunks = (
+        # a big file's encoder is built in the workers' host (one worker or more), not here
+        engine.run_hosted(scan_chunk, jobs, n_workers, encoding_name)
+        if n_workers > 1 or size >= engine.PARALLEL_MIN_BYTES
+        else engine.run_parts(
+            scan_chunk, jobs, n_workers, lambda: engine.token_counter(encoding_name)
+        )
     )
     line_offset = 0
     done = 0
