@@ -243,3 +243,13 @@ def test_the_serving_process_walks_old_objects_on_a_timer_not_inside_requests() 
     assert threshold[2] >= 1_000_000  # the full walk is the timer's
     assert 0 < due <= FULL_COLLECTION_SECONDS
     assert build_server(create_app())._timed_full_collections is False  # tests' servers: no
+
+
+def test_the_server_runs_on_asyncios_loop_not_uvloop() -> None:
+    # uvloop, saturated, left some connections unread for ~300 ms (seconds at 200 clients)
+    # while it served the others: see ftctl/mock/server.py.
+    from ftctl.mock.app import create_app
+    from ftctl.mock.server import build_server
+
+    loop = build_server(create_app()).config.get_loop_factory()
+    assert loop is not None and loop.__module__.startswith("asyncio")
