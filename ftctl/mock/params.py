@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ftctl.hyperparameters import METHOD_HYPERPARAMETERS, RANGES, REASONING_EFFORTS
 from ftctl.mock import errors
 
 JOB_KEYS = frozenset(
@@ -67,10 +68,51 @@ def positive_number(name: str, value: object, high: float | None = None) -> floa
 
 
 def hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
-    """A method's hyperparameters, checked against the API's ranges (ftctl.mock.training)."""
-    from ftctl.mock.training import check_hyperparameters
+    """The hyperparameters a request gives for `method`, checked against the API's ranges
+    (ftctl.hyperparameters); raise APIError naming the first bad one (`where` is its path, e.g.
+    method.dpo.hyperparameters)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise errors.invalid_type(where, "an object", raw)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}"
+        if key not in METHOD_HYPERPARAMETERS[method]:
+            raise errors.unknown_parameter(name)
+        if key == "reasoning_effort":
+            if value not in REASONING_EFFORTS:
+                raise errors.reasoning_effort_value(name, value)
+            out[key] = value
+            continue
+        if value == "auto":
+            out[key] = "auto"
+            continue
+        allowed = RANGES[key]
+        if allowed.integer:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise errors.invalid_type(name, "an integer or 'auto'", value)
+            high = 2**31 if allowed.high is None else int(allowed.high)
+            out[key] = errors.check_int_range(name, value, int(allowed.low), high)
+            continue
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise errors.invalid_type(name, "a number or 'auto'", value)
+        if not allowed.admits(value):
+            raise errors.hyperparameter_range(name, allowed.low, allowed.high, value)
+        out[key] = value
+    return out
 
-    return check_hyperparameters(raw, where, method)
+
+def requested_hyperparameters(method: str, given: dict[str, Any]) -> dict[str, Any]:
+    """What the job object shows before its files are validated: "auto" where not given."""
+    out = {key: given.get(key, "auto") for key in METHOD_HYPERPARAMETERS[method]}
+    if method == "reinforcement":
+        out["reasoning_effort"] = given.get("reasoning_effort", "default")
+    return out
 
 
 def metadata(raw: object, param: str = "metadata") -> dict[str, str] | None:
@@ -169,8 +211,6 @@ def method(
 ) -> tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
     """(method type, hyperparameters with "auto" for those not given, grader, response_format),
     from either spelling; the last two only for reinforcement."""
-    from ftctl.mock.training import requested_hyperparameters
-
     legacy = hyperparameters(body.get("hyperparameters"), "hyperparameters", "supervised")
     raw = body.get("method")
     if raw is None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 from ftctl.client import wait_reason
 from ftctl.errors import FtctlError, Interrupted, UsageError
 from ftctl.exit_codes import ExitCode
+from ftctl.hyperparameters import METHOD_HYPERPARAMETERS, RANGES, REASONING_EFFORTS
 from ftctl.service._raw import json_object, merge_pages, pages
 from ftctl.service._retry import (
     TRANSIENT_STATUS,
@@ -60,54 +61,6 @@ Method = Literal["supervised", "dpo", "reinforcement"]
 SUPERVISED: Final = "supervised"
 DPO: Final = "dpo"
 REINFORCEMENT: Final = "reinforcement"
-REASONING_EFFORTS = ("default", "low", "medium", "high")
-
-
-@dataclass(frozen=True)
-class Range:
-    """A hyperparameter's accepted values, as the API's description states them."""
-
-    low: float | None = None
-    high: float | None = None
-    low_exclusive: bool = False
-
-    def admits(self, value: float) -> bool:
-        if self.low is not None and (value <= self.low if self.low_exclusive else value < self.low):
-            return False
-        return self.high is None or value <= self.high
-
-    def text(self) -> str:
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'greater than' if self.low_exclusive else 'at least'} {self.low:g}")
-        if self.high is not None:
-            parts.append(f"at most {self.high:g}")
-        return " and ".join(parts)
-
-
-# FineTune{Supervised,DPO,Reinforcement}Hyperparameters in the OpenAPI description; the methods
-# that take each (a hyperparameter another method lacks is refused, not silently dropped).
-HYPERPARAMETER_RANGES: dict[str, Range] = {
-    "n_epochs": Range(1, 50),
-    "batch_size": Range(1, 256),
-    "learning_rate_multiplier": Range(0, None, low_exclusive=True),
-    "beta": Range(0, 2, low_exclusive=True),
-    "compute_multiplier": Range(0.00001, 10, low_exclusive=True),
-    "eval_interval": Range(1, None),
-    "eval_samples": Range(1, None),
-}
-_COMMON = ("n_epochs", "batch_size", "learning_rate_multiplier")
-METHOD_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
-    SUPERVISED: _COMMON,
-    DPO: (*_COMMON, "beta"),
-    REINFORCEMENT: (
-        *_COMMON,
-        "reasoning_effort",
-        "compute_multiplier",
-        "eval_interval",
-        "eval_samples",
-    ),
-}
 
 
 class HyperparameterError(FtctlError):
@@ -144,7 +97,7 @@ class Hyperparameters:
                         name, f"{name} must be one of {', '.join(REASONING_EFFORTS)}, got {value!r}"
                     )
                 continue
-            allowed = HYPERPARAMETER_RANGES[name]
+            allowed = RANGES[name]
             if not allowed.admits(value):
                 raise HyperparameterError(
                     name, f"{name} must be {allowed.text()} (the API's range), got {value:g}"
