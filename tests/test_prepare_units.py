@@ -280,6 +280,20 @@ def test_hosted_jobs_answer_in_order_and_raise_here() -> None:
     assert f"(pid {os.getpid()})" not in str(raised.value)  # it ran in a worker
 
 
+def _what_stdout_is(_job: int) -> tuple[int, int]:
+    found = os.fstat(1)
+    return found.st_dev, found.st_ino
+
+
+def test_the_hosts_workers_do_not_hold_its_answers_open() -> None:
+    # were the host killed, a worker holding the answers' pipe would keep the parent waiting
+    from ftctl.prepare import engine
+
+    ours = os.fstat(2)  # the host's stderr is this process's
+    found = set(engine.run_hosted(_what_stdout_is, [(1,), (2,), (3,)], 2, "cl100k_base"))
+    assert found == {(ours.st_dev, ours.st_ino)}
+
+
 def test_a_host_that_dies_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from ftctl.prepare import engine
 
