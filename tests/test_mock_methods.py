@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -40,6 +42,7 @@ MATCH = {
     "operation": "eq",
 }
 IMPOSSIBLE = {**MATCH, "reference": "{{item.answer}} and more"}
+AUTH = {"Authorization": "Bearer sk-test"}
 
 
 def exact(grader: Mapping[str, Any], item: Mapping[str, Any], sample: str) -> float:
@@ -265,6 +268,43 @@ def test_a_reinforcement_job_rewards_what_its_grader_rewards(sdk: tuple[Any, Fak
         messages=[{"role": "user", "content": "What is the capital of country 7?"}],
     )
     assert answer.choices[0].message.content == "Capital 7"
+
+
+def test_other_requests_are_answered_while_a_python_grader_job_is_planned() -> None:
+    # Planning runs the grader on the mock model's answers, a sandboxed process per batch: the
+    # create answers after those runs, and meanwhile the server answers everyone else.
+    slow = {
+        "type": "python",
+        "name": "slow",
+        "source": "import time\ndef grade(sample, item):\n    time.sleep(0.1)\n    return 1.0\n",
+    }
+    apps: list[Any] = []
+    finished: list[str] = []
+    with running_mock(app_out=apps) as url, httpx.Client(base_url=url, headers=AUTH) as http:
+        train = http.post(
+            "/files",
+            files={"file": ("rft.jsonl", "".join(json.dumps(r) + "\n" for r in RFT_ROWS))},
+            data={"purpose": "fine-tune"},
+        ).json()["id"]
+        body = {"training_file": train, "model": "o4-mini", "method": _reinforcement(slow)}
+
+        def create() -> None:
+            r = http.post("/fine_tuning/jobs", json=body, timeout=120)
+            finished.append(f"create {r.status_code}")
+
+        creating = threading.Thread(target=create)
+        creating.start()
+        store = apps[0].state.store
+        while not store.planning and creating.is_alive():
+            time.sleep(0.005)
+        assert store.planning == 1, "the create ended before it could be watched"
+        assert http.get("/models", timeout=120).status_code == 200
+        finished.append("models")
+        creating.join(120)
+        listed = http.get("/fine_tuning/jobs").json()["data"]
+    assert finished == ["models", "create 200"]
+    assert store.planning == 0
+    assert [j["method"]["reinforcement"]["grader"]["name"] for j in listed] == ["slow"]
 
 
 def test_reinforcement_requests_are_checked_like_the_service(sdk: tuple[Any, FakeClock]) -> None:

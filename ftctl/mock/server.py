@@ -1,6 +1,13 @@
-"""Serving the app with uvicorn, guarded: uvloop and httptools where installed (the plain loop and
-h11 otherwise), a deadline for each request's headers, a cap on open connections below the file
-descriptor limit, and a ready callback that runs only once connections are accepted."""
+"""Serving the app with uvicorn, guarded: httptools where installed (h11 otherwise) on the standard
+asyncio loop, a deadline for each request's headers, a cap on open connections below the file
+descriptor limit, and a ready callback that runs only once connections are accepted.
+
+Not uvloop, though uvicorn[standard] installs it: with the server saturated (a load generator
+keeping 50 connections busy) uvloop leaves some connections unread for up to ~300 ms while it
+serves the others, and at 200 connections for seconds. Each request's own time from its first
+byte to its last stays under ~40 ms, and answers never stop flowing; the same happens with an app
+that only burns 200 us per request. The asyncio loop serves the same load in turn (p99.9 under
+50 ms at 50 connections, p99 ~50 ms at 200) for a few per cent fewer requests per second."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from starlette.types import ASGIApp
 HEADER_TIMEOUT = 10.0  # seconds a connection may take to send a request's headers
 KEEP_ALIVE_TIMEOUT = 5  # seconds an idle keep-alive connection is kept
 FD_RESERVE = 32  # descriptors kept free for files, the state database and the listener
+BACKLOG = 2048  # pending connections the kernel holds; also asyncio's accept batch
 
 
 def loopback_socket(host: str, port: int) -> socket.socket:
@@ -34,20 +42,24 @@ def loopback_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def connection_limit() -> int:
-    """Raise the soft descriptor limit to the hard one; allow connections up to just below it."""
+def connection_limits() -> tuple[int, int]:
+    """(connections allowed, listen backlog), after raising the soft descriptor limit to the hard
+    one. asyncio's loop accepts up to `backlog` connections in one go before any of them reaches
+    the protocol (where the cap pushes out idle ones), so the cap leaves room for a whole batch:
+    the server never runs out of descriptors (which would stop it accepting for a second)."""
     try:
         import resource
     except ImportError:  # not on POSIX
-        return 1000
+        return 1000, BACKLOG
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
     if soft == resource.RLIM_INFINITY:
-        return 10_000
-    return max(8, min(10_000, soft - FD_RESERVE))
+        return 10_000, BACKLOG
+    backlog = max(8, min(BACKLOG, (soft - FD_RESERVE) // 2))
+    return max(8, min(10_000, soft - FD_RESERVE - backlog)), backlog
 
 
 def _protocol_base() -> type[asyncio.Protocol]:
@@ -158,14 +170,15 @@ def build_server(
 ) -> GuardedServer:
     """The guarded server. `timed_full_collections` is for a process that runs only the server
     (`ftctl mock serve`); an in-process server in tests leaves the interpreter's GC alone."""
+    limit, backlog = connection_limits()
     config = uvicorn.Config(
         app,
-        http=guarded_protocol(max_connections or connection_limit(), header_timeout),
-        loop="auto",  # uvloop when installed
+        http=guarded_protocol(max_connections or limit, header_timeout),
+        loop="asyncio",  # not uvloop: see the module's docstring
         log_level="warning",
         access_log=False,  # the app logs its own line per request, with the request id
         lifespan="off",
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-        backlog=2048,
+        backlog=backlog,
     )
     return GuardedServer(config, on_ready, timed_full_collections)

@@ -65,6 +65,45 @@ class Limits:
     active_jobs: int = 6
 
 
+@dataclass(frozen=True)
+class JobDraft:
+    """A job checked against the state and named, not yet planned (see `Store.draft_job`)."""
+
+    request: JobRequest
+    base: BaseModel
+    source: str  # the model the job reports: a base snapshot or the tune it continues
+    now: float
+    training_file: str
+    validation_file: str | None
+    seed: int
+    job_id: str
+    short: str
+    result_id: str
+    train: Dataset | None  # None when the data failed validation (see `failure`)
+    valid: Dataset | None
+    failure: tuple[str, str] | None
+
+    @property
+    def slow(self) -> bool:
+        """Planning runs the job's grader over its items: a python grader in a sandboxed
+        process takes seconds."""
+        return self.train is not None and self.request.method_type == "reinforcement"
+
+    def plan(self) -> Plan | None:
+        """What the job will do. Reads the draft only, never the store: safe on a thread."""
+        if self.train is None:
+            return None
+        request = self.request
+        return _plan(
+            self.train,
+            self.valid,
+            self.seed,
+            request.method_type,
+            request.requested,
+            request.grader,
+        )
+
+
 class Store:
     """The service's state and rules.
 
@@ -120,6 +159,7 @@ class Store:
         self._by_tune: dict[str, Job] = {}  # fine_tuned_model name -> job, for checkpoints
         self._due: list[tuple[float, int, str]] = []  # (finish time, position, job id)
         self._active: set[str] = set()
+        self._drafts = 0  # jobs checked and named, still being planned (see `draft_job`)
         self._datasets: dict[str, Dataset | DataError] = {}
         self._models_json: bytes | None = None
         self._file_order: list[tuple[int, int, str]] = []  # (created_at, seq, id), sorted
@@ -492,13 +532,19 @@ class Store:
 
     def _check_capacity(self, now: float) -> None:
         active = self._active_jobs(now)
-        if len(active) >= self.limits.active_jobs:
-            soonest = min(j.real(j.end) for j in active)
+        # A job being planned holds its place: it is as good as running.
+        if len(active) + self._drafts >= self.limits.active_jobs:
+            soonest = min((j.real(j.end) for j in active), default=now)
             retry = max(1, int(soonest - now) + 1)
-            raise errors.too_many_active_jobs(self.limits.active_jobs, len(active), retry)
+            raise errors.too_many_active_jobs(
+                self.limits.active_jobs, len(active) + self._drafts, retry
+            )
 
-    def create_job(self, request: JobRequest, now: float) -> Job:
-        """POST /v1/fine_tuning/jobs: check the request against the state, plan the job, keep it.
+    def draft_job(self, request: JobRequest, now: float) -> JobDraft:
+        """POST /v1/fine_tuning/jobs, first half: check the request against the state, read its
+        files and name the job, holding its place among the active jobs. `JobDraft.plan` is the
+        slow half (a reinforcement job runs its grader) and touches no state, so the route may
+        run it on a worker thread; then `keep_job` (or `drop_draft` if planning failed).
 
         Bad data does not refuse the job: it fails while validating files, as the service's do.
         """
@@ -517,7 +563,6 @@ class Store:
         kind = _kind(base, kind_name)
         train: Dataset | None = None
         failure: tuple[str, str] | None = None
-        plan = None
         valid: Dataset | None = None
         try:
             train = self._dataset(training, kind, base.id, "training_file")
@@ -526,26 +571,45 @@ class Store:
         except DataError as exc:
             failure = (exc.message, exc.param)
             train = None
-        if train is not None:
-            plan = _plan(train, valid, seed, kind_name, request.requested, request.grader)
-        job = Job(
-            id=job_id,
+        self._drafts += 1
+        return JobDraft(
+            request=request,
             base=base,
-            model=source,
-            created_real=now,
+            source=source,
+            now=now,
             training_file=training.id,
             validation_file=validation.id if validation else None,
-            suffix=request.suffix,
             seed=seed,
+            job_id=job_id,
+            short=short,
+            result_id=result_id,
+            train=train,
+            valid=valid,
+            failure=failure,
+        )
+
+    def keep_job(self, draft: JobDraft, plan: Plan | None) -> Job:
+        """The job of a draft and its plan, kept and indexed: from here on it is listed."""
+        self._drafts -= 1
+        request = draft.request
+        job = Job(
+            id=draft.job_id,
+            base=draft.base,
+            model=draft.source,
+            created_real=draft.now,
+            training_file=draft.training_file,
+            validation_file=draft.validation_file,
+            suffix=request.suffix,
+            seed=draft.seed,
             metadata=request.metadata,
-            method_type=kind_name,
+            method_type=request.method_type,
             requested=request.requested,
             integrations=request.integrations,
-            fine_tuned_model=self.tune_name(base, request.suffix, short),
-            result_file_id=result_id,
-            train=train,
+            fine_tuned_model=self.tune_name(draft.base, request.suffix, draft.short),
+            result_file_id=draft.result_id,
+            train=draft.train,
             plan=plan,
-            failure=failure,
+            failure=draft.failure,
             speed=self.speed,
             grader=request.grader,
             response_format=request.response_format,
@@ -553,6 +617,15 @@ class Store:
         self._index_job(job)
         self._save_job(job)
         return job
+
+    @property
+    def planning(self) -> int:
+        """How many jobs are between `draft_job` and `keep_job`."""
+        return self._drafts
+
+    def drop_draft(self, draft: JobDraft) -> None:
+        """A draft that will not become a job: its place among the active jobs is free again."""
+        self._drafts -= 1
 
     def tune_name(self, base: BaseModel, suffix: str | None, short: str) -> str:
         return f"ft:{snapshot_of(base)}:{self.org}:{suffix or ''}:{short}"

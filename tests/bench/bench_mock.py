@@ -59,10 +59,31 @@ class Figure:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_wait: float | None = None  # share of the run the server was runnable but had no CPU
 
     def cell(self) -> str:
         flag = f", {self.errors} errors" if self.errors else ""
+        if self.cpu_wait is not None and self.cpu_wait >= NOISY_WAIT:
+            flag += f" (the server waited for a CPU {self.cpu_wait:.0%} of the run: noisy)"
         return f"{self.rps:,.0f} req/s, p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms{flag}"
+
+
+# Another process on the server's core stretches the tail far more than the mean: a figure taken
+# while the server waited for a CPU this share of the time or more is marked.
+NOISY_WAIT = 0.05
+_PIDS: dict[str, int] = {}  # origin -> the server's process id
+
+
+def _waiting_seconds(pid: int) -> float | None:
+    """Seconds the process's threads have spent runnable but not running (Linux schedstat)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        return (
+            sum(int(Path(f"/proc/{pid}/task/{t}/schedstat").read_text().split()[1]) for t in tasks)
+            / 1e9
+        )
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 # -- tools --------------------------------------------------------------------------------------
@@ -126,6 +147,7 @@ def process(command: list[str], url: str, timeout: float) -> Iterator[str | None
         child = subprocess.Popen(
             _pinned(SERVER_CPU, command), stdout=log, stderr=log, stdin=subprocess.DEVNULL
         )
+        _PIDS[url.removesuffix("/v1")] = child.pid  # taskset execs: the same process
         try:
             yield url if wait_ready(url, timeout) else None
         finally:
@@ -160,6 +182,9 @@ def wrk(
         # tokenizer loaded, caches filled, connections opened) are not what the figure measures.
         warm_up = [c if not c.startswith("-d") else "-d1s" for c in command]
         subprocess.run(_pinned(LOAD_CPU, warm_up), capture_output=True, timeout=60, check=False)
+        pid = _PIDS.get(url)
+        waited = _waiting_seconds(pid) if pid else None
+        started = time.monotonic()
         out = subprocess.run(
             _pinned(LOAD_CPU, command),
             capture_output=True,
@@ -167,6 +192,9 @@ def wrk(
             timeout=seconds + 60,
             check=False,
         ).stdout
+        after = _waiting_seconds(pid) if pid else None
+        took = time.monotonic() - started
+        cpu_wait = (after - waited) / took if after is not None and waited is not None else None
     finally:
         os.unlink(fh.name)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -177,7 +205,7 @@ def wrk(
     errors += int(non2xx.group(1)) if non2xx else 0
     if not (rps and p50 and p99):
         raise RuntimeError(f"could not read wrk's output:\n{out}")
-    return Figure(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), errors)
+    return Figure(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), errors, cpu_wait)
 
 
 def _lua(method: str, paths: list[str], body: object | None = None) -> str:
@@ -458,6 +486,11 @@ def report(
         check(p99 < 50, f"{LABELS[route]} p99 {p99:.1f} ms with 2,000 jobs (target < 50 ms)")
     errors = sum(f.errors for figures in ours.values() for f in figures.values())
     check(errors == 0, f"{errors} errors across ftctl's runs")
+    noisy = [f for figures in ours.values() for f in figures.values()]
+    noisy = [f for f in noisy if f.cpu_wait is not None and f.cpu_wait >= NOISY_WAIT]
+    if noisy:
+        print(f"  (note: {len(noisy)} of ftctl's figures were taken while another process held")
+        print("   the server's CPU; their p99 says more about the machine than the server)")
     if "steady" in peers:
         steady = peers["steady"]
         share = ours[20]["list"].rps / steady["list"].rps

@@ -6,6 +6,7 @@ import re
 from itertools import islice
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ftctl.mock import params
@@ -20,7 +21,16 @@ def _job(call: Call, job: Job) -> Response:
 
 
 async def create_job(call: Call) -> Response:
-    return _job(call, call.store.create_job(params.job_request(call.body), call.now))
+    store = call.store
+    draft = store.draft_job(params.job_request(call.body), call.now)
+    try:
+        # A reinforcement job's plan runs its grader (seconds for a python grader, which runs in
+        # a sandboxed process): on a worker thread, so other requests are answered meanwhile.
+        plan = await run_in_threadpool(draft.plan) if draft.slow else draft.plan()
+    except BaseException:
+        store.drop_draft(draft)
+        raise
+    return _job(call, store.keep_job(draft, plan))
 
 
 async def list_jobs(call: Call) -> Response:
