@@ -344,7 +344,6 @@ def run_hosted(
 
     from ftctl.tokens import rank_file
 
-    ranks = rank_file(encoding_name)  # checked here, where hashlib is loaded already
     host = subprocess.Popen(
         [sys.executable, "-c", _HOST_CODE, *sys.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
@@ -352,6 +351,8 @@ def run_hosted(
     try:
         try:
             with host.stdin:
+                # read and checked here, where hashlib is loaded already, while the host starts
+                ranks = rank_file(encoding_name)
                 pickle.dump((encoding_name, ranks), host.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 del ranks
                 pickle.dump((func, jobs, workers), host.stdin, protocol=pickle.HIGHEST_PROTOCOL)
