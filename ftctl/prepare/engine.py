@@ -322,8 +322,8 @@ def run_parts(
         gc.unfreeze()
 
 
-# The host's command: the parent's sys.path first (argv), so it runs the same ftctl however the
-# parent was started (an installed script, `python -m ftctl`, a checkout).
+# The host's command, with this process's sys.path (argv), so it runs the same ftctl however this
+# one was started (an installed script, `python -m ftctl`, a checkout).
 _HOST_CODE = (
     "import sys; sys.path[:] = sys.argv[1:]; from ftctl.prepare.host import main; sys.exit(main())"
 )
