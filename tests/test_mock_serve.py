@@ -243,3 +243,45 @@ def test_the_serving_process_walks_old_objects_on_a_timer_not_inside_requests() 
     assert threshold[2] >= 1_000_000  # the full walk is the timer's
     assert 0 < due <= FULL_COLLECTION_SECONDS
     assert build_server(create_app())._timed_full_collections is False  # tests' servers: no
+
+
+def test_the_server_runs_on_asyncios_loop_not_uvloop() -> None:
+    # uvloop, saturated, left some connections unread for ~300 ms (seconds at 200 clients)
+    # while it served the others: see ftctl/mock/server.py.
+    from ftctl.mock.app import create_app
+    from ftctl.mock.server import build_server
+
+    loop = build_server(create_app()).config.get_loop_factory()
+    assert loop is not None and loop.__module__.startswith("asyncio")
+
+
+def test_the_timed_walk_waits_for_a_moment_without_requests() -> None:
+    import asyncio
+    import gc
+
+    from ftctl.mock.server import time_full_collections
+
+    before = gc.get_threshold()
+    in_flight = [True]
+    walks: list[bool] = []  # whether a request was in flight when a full walk ran
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            walks.append(in_flight[0])
+
+    async def serve_then_idle() -> None:
+        loop = asyncio.get_running_loop()
+        time_full_collections(loop, busy=lambda: in_flight[0], every=0.01)
+        await asyncio.sleep(0.3)  # busy all along: every walk is held back
+        assert walks == []
+        in_flight[0] = False
+        await asyncio.sleep(0.2)
+
+    gc.callbacks.append(seen)
+    try:
+        asyncio.run(serve_then_idle())
+    finally:
+        gc.callbacks.remove(seen)
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    assert walks and not any(walks)

@@ -66,11 +66,35 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class JobFile:
+    """One of a job's files as the job reads it: `known` if it was read once before (the same
+    kind and model), else its bytes, to be read by `JobDraft.work`."""
+
+    key: str
+    param: str
+    known: Dataset | DataError | None
+    content: bytes = b""
+
+
+@dataclass(frozen=True)
+class JobWork:
+    """What `JobDraft.work` found: every file read (to cache), and the job's data and plan, or
+    the data's failure."""
+
+    read: dict[str, Dataset | DataError]
+    train: Dataset | None
+    plan: Plan | None
+    failure: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
 class JobDraft:
-    """A job checked against the state and named, not yet planned (see `Store.draft_job`)."""
+    """A job checked against the state and named, its files not yet read nor the job planned
+    (see `Store.draft_job`)."""
 
     request: JobRequest
     base: BaseModel
+    kind: Kind
     source: str  # the model the job reports: a base snapshot or the tune it continues
     now: float
     training_file: str
@@ -79,29 +103,45 @@ class JobDraft:
     job_id: str
     short: str
     result_id: str
-    train: Dataset | None  # None when the data failed validation (see `failure`)
-    valid: Dataset | None
-    failure: tuple[str, str] | None
+    files: tuple[JobFile, ...]  # the training file, then the validation file if any
 
     @property
     def slow(self) -> bool:
-        """Planning runs the job's grader over its items: a python grader in a sandboxed
-        process takes seconds."""
-        return self.train is not None and self.request.method_type == "reinforcement"
+        """Reading a file checks and counts every line (seconds for a large one); planning a
+        reinforcement job runs its grader (a python grader in a sandboxed process, seconds)."""
+        unread = any(f.known is None for f in self.files)
+        return unread or self.request.method_type == "reinforcement"
 
-    def plan(self) -> Plan | None:
-        """What the job will do. Reads the draft only, never the store: safe on a thread."""
-        if self.train is None:
-            return None
+    def work(self) -> JobWork:
+        """Read the files not read before, then plan the job. Reads the draft only, never the
+        store: safe on a worker thread. Bad data does not refuse the job: it fails while
+        validating files, as the service's do."""
+        read: dict[str, Dataset | DataError] = {}
+        found: list[Dataset] = []
+        for file in self.files:
+            result = file.known
+            if result is None:
+                try:
+                    result = read_dataset(
+                        file.content, kind=self.kind, model=self.base.id, param=file.param
+                    )
+                except DataError as exc:
+                    result = exc
+                read[file.key] = result
+            if isinstance(result, DataError):
+                return JobWork(read, None, None, (result.message, result.param))
+            found.append(result)
+        train, valid = found[0], (found[1] if len(found) > 1 else None)
         request = self.request
-        return _plan(
-            self.train,
-            self.valid,
+        plan = _plan(
+            train,
+            valid,
             self.seed,
             request.method_type,
             request.requested,
             request.grader,
         )
+        return JobWork(read, train, plan, None)
 
 
 class Store:
@@ -514,21 +554,21 @@ class Store:
             raise errors.training_file_purpose(param, file_id, record.purpose)
         return record
 
-    def _dataset(self, record: FileRecord, kind: Kind, model: str, param: str) -> Dataset:
-        """The file read as the service reads it; once per file, kind and model."""
+    def _job_file(self, record: FileRecord, kind: Kind, model: str, param: str) -> JobFile:
+        """A file as a job will read it: once per file, kind and model."""
         key = _dataset_key(record.id, kind, model, param)
-        found = self._datasets.get(key)
-        if found is None:
-            try:
-                found = read_dataset(record.content, kind=kind, model=model, param=param)
-            except DataError as exc:
-                found = exc
-            self._datasets[key] = found
-            if self.db is not None:
-                self.db.save("dataset", key, self.next_seq(), _dataset_row(found))
-        if isinstance(found, DataError):
-            raise found
-        return found
+        known = self._datasets.get(key)
+        if known is not None:
+            return JobFile(key, param, known)
+        # The bytes now: the file may be deleted while the job reads them on a thread.
+        return JobFile(key, param, None, record.content)
+
+    def _keep_dataset(self, key: str, found: Dataset | DataError) -> None:
+        if key in self._datasets:  # another job read the same file meanwhile
+            return
+        self._datasets[key] = found
+        if self.db is not None:
+            self.db.save("dataset", key, self.next_seq(), _dataset_row(found))
 
     def _check_capacity(self, now: float) -> None:
         active = self._active_jobs(now)
@@ -541,13 +581,10 @@ class Store:
             )
 
     def draft_job(self, request: JobRequest, now: float) -> JobDraft:
-        """POST /v1/fine_tuning/jobs, first half: check the request against the state, read its
-        files and name the job, holding its place among the active jobs. `JobDraft.plan` is the
-        slow half (a reinforcement job runs its grader) and touches no state, so the route may
-        run it on a worker thread; then `keep_job` (or `drop_draft` if planning failed).
-
-        Bad data does not refuse the job: it fails while validating files, as the service's do.
-        """
+        """POST /v1/fine_tuning/jobs, first part: check the request against the state and name
+        the job, holding its place among the active jobs. `JobDraft.work` is the slow part
+        (reading new files, a reinforcement job's grading) and touches no state, so the route
+        may run it on a worker thread; then `keep_job` (or `drop_draft` if the work failed)."""
         base, source = self._tunable(request.model)
         kind_name = request.method_type
         if kind_name not in base.methods:
@@ -561,20 +598,14 @@ class Store:
         short = self.new_id("", 8)
         result_id = self.new_id("file-")
         kind = _kind(base, kind_name)
-        train: Dataset | None = None
-        failure: tuple[str, str] | None = None
-        valid: Dataset | None = None
-        try:
-            train = self._dataset(training, kind, base.id, "training_file")
-            if validation is not None:
-                valid = self._dataset(validation, kind, base.id, "validation_file")
-        except DataError as exc:
-            failure = (exc.message, exc.param)
-            train = None
+        files = [self._job_file(training, kind, base.id, "training_file")]
+        if validation is not None:
+            files.append(self._job_file(validation, kind, base.id, "validation_file"))
         self._drafts += 1
         return JobDraft(
             request=request,
             base=base,
+            kind=kind,
             source=source,
             now=now,
             training_file=training.id,
@@ -583,14 +614,14 @@ class Store:
             job_id=job_id,
             short=short,
             result_id=result_id,
-            train=train,
-            valid=valid,
-            failure=failure,
+            files=tuple(files),
         )
 
-    def keep_job(self, draft: JobDraft, plan: Plan | None) -> Job:
-        """The job of a draft and its plan, kept and indexed: from here on it is listed."""
+    def keep_job(self, draft: JobDraft, work: JobWork) -> Job:
+        """The job of a draft and its work, kept and indexed: from here on it is listed."""
         self._drafts -= 1
+        for key, found in work.read.items():
+            self._keep_dataset(key, found)
         request = draft.request
         job = Job(
             id=draft.job_id,
@@ -607,9 +638,9 @@ class Store:
             integrations=request.integrations,
             fine_tuned_model=self.tune_name(draft.base, request.suffix, draft.short),
             result_file_id=draft.result_id,
-            train=draft.train,
-            plan=plan,
-            failure=draft.failure,
+            train=work.train,
+            plan=work.plan,
+            failure=work.failure,
             speed=self.speed,
             grader=request.grader,
             response_format=request.response_format,

@@ -59,17 +59,18 @@ class Figure:
     p50_ms: float
     p99_ms: float
     errors: int
-    cpu_wait: float | None = None  # share of the run the server was runnable but had no CPU
+    # the larger share of the run the server or wrk was runnable but had no CPU
+    cpu_wait: float | None = None
 
     def cell(self) -> str:
         flag = f", {self.errors} errors" if self.errors else ""
         if self.cpu_wait is not None and self.cpu_wait >= NOISY_WAIT:
-            flag += f" (the server waited for a CPU {self.cpu_wait:.0%} of the run: noisy)"
+            flag += f" (noisy: server or wrk waited for a CPU {self.cpu_wait:.0%} of the run)"
         return f"{self.rps:,.0f} req/s, p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms{flag}"
 
 
-# Another process on the server's core stretches the tail far more than the mean: a figure taken
-# while the server waited for a CPU this share of the time or more is marked.
+# Another process on the server's or wrk's core stretches the tail far more than the mean: a
+# figure taken while either waited for a CPU this share of the time or more is marked.
 NOISY_WAIT = 0.05
 _PIDS: dict[str, int] = {}  # origin -> the server's process id
 
@@ -185,16 +186,21 @@ def wrk(
         pid = _PIDS.get(url)
         waited = _waiting_seconds(pid) if pid else None
         started = time.monotonic()
-        out = subprocess.run(
-            _pinned(LOAD_CPU, command),
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=False,
-        ).stdout
+        with subprocess.Popen(
+            _pinned(LOAD_CPU, command), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        ) as load:
+            # wrk's own wait, read while it runs: a stalled load generator stretches the tail too.
+            load_waited: float | None = None
+            while load.poll() is None and time.monotonic() - started < seconds + 60:
+                load_waited = _waiting_seconds(load.pid) or load_waited
+                time.sleep(0.1)
+            load.kill()
+            out = load.communicate()[0]
         after = _waiting_seconds(pid) if pid else None
         took = time.monotonic() - started
-        cpu_wait = (after - waited) / took if after is not None and waited is not None else None
+        shares = [(after - waited) / took] if after is not None and waited is not None else []
+        shares += [load_waited / took] if load_waited is not None else []
+        cpu_wait = max(shares) if shares else None
     finally:
         os.unlink(fh.name)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -489,8 +495,8 @@ def report(
     noisy = [f for figures in ours.values() for f in figures.values()]
     noisy = [f for f in noisy if f.cpu_wait is not None and f.cpu_wait >= NOISY_WAIT]
     if noisy:
-        print(f"  (note: {len(noisy)} of ftctl's figures were taken while another process held")
-        print("   the server's CPU; their p99 says more about the machine than the server)")
+        print(f"  (note: {len(noisy)} of ftctl's figures were taken while another process held the")
+        print("   server's or wrk's CPU: their p99 says more about the machine than the server)")
     if "steady" in peers:
         steady = peers["steady"]
         share = ours[20]["list"].rps / steady["list"].rps

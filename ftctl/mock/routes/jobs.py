@@ -24,13 +24,13 @@ async def create_job(call: Call) -> Response:
     store = call.store
     draft = store.draft_job(params.job_request(call.body), call.now)
     try:
-        # A reinforcement job's plan runs its grader (seconds for a python grader, which runs in
-        # a sandboxed process): on a worker thread, so other requests are answered meanwhile.
-        plan = await run_in_threadpool(draft.plan) if draft.slow else draft.plan()
+        # Reading a new file and grading a reinforcement job's answers take seconds: on a worker
+        # thread, so other requests are answered meanwhile.
+        work = await run_in_threadpool(draft.work) if draft.slow else draft.work()
     except BaseException:
         store.drop_draft(draft)
         raise
-    return _job(call, store.keep_job(draft, plan))
+    return _job(call, store.keep_job(draft, work))
 
 
 async def list_jobs(call: Call) -> Response:
