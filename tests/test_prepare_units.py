@@ -27,6 +27,7 @@ from ftctl.prepare.writer import (
 from ftctl.tokens import get_encoding
 
 DATA = Path(__file__).parent / "data" / "prepare"
+ASSISTANT = {"role": "assistant", "content": "hello there"}
 
 SAMPLES = [
     "",
@@ -279,12 +280,62 @@ def test_hosted_jobs_answer_in_order_and_raise_here() -> None:
     assert f"(pid {os.getpid()})" not in str(raised.value)  # it ran in a worker
 
 
+def _what_stdout_is(_job: int) -> tuple[int, int]:
+    found = os.fstat(1)
+    return found.st_dev, found.st_ino
+
+
+def test_the_hosts_workers_do_not_hold_its_answers_open() -> None:
+    # were the host killed, a worker holding the answers' pipe would keep the parent waiting
+    from ftctl.prepare import engine
+
+    ours = os.fstat(2)  # the host's stderr is this process's
+    found = set(engine.run_hosted(_what_stdout_is, [(1,), (2,), (3,)], 2, "cl100k_base"))
+    assert found == {(ours.st_dev, ours.st_ino)}
+
+
 def test_a_host_that_dies_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from ftctl.prepare import engine
 
     monkeypatch.setattr(engine, "_HOST_CODE", "import os; os._exit(3)")
     with pytest.raises(engine.HostStopped, match=r"ended unexpectedly \(exit status 3\)"):
         list(engine.run_hosted(_tokens_of_line, [("a", "o200k_base")] * 2, 2, "o200k_base"))
+
+
+def test_a_big_chat_file_is_counted_in_the_host_not_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl import tokens
+    from ftctl.prepare import engine
+
+    line = json.dumps({"messages": [{"role": "user", "content": "hi " * 60}, ASSISTANT]})
+    path = tmp_path / "big.jsonl"
+    path.write_text((line + "\n") * (engine.PARALLEL_MIN_BYTES // len(line) + 1))
+    monkeypatch.delenv("FTCTL_WORKERS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))  # one worker: still hosted
+    monkeypatch.setattr(tokens, "_ordinary", {})
+    monkeypatch.setattr(engine, "_counters", {})
+    hosted = scan_jsonl(path, "o200k_base")
+    assert tokens._ordinary == {}  # the encoder was never built in this process
+    here = scan_jsonl(path, "o200k_base", workers=1)
+    assert "o200k_base" in tokens._ordinary
+    assert (hosted.examples, list(hosted.tokens)) == (here.examples, list(here.tokens))
+
+
+def test_big_files_are_hosted_unless_one_process_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ftctl.prepare import engine
+
+    big = engine.PARALLEL_MIN_BYTES
+    monkeypatch.delenv("FTCTL_WORKERS", raising=False)
+    assert not engine.hosted(big - 1)
+    assert engine.hosted(big)
+    assert not engine.hosted(big, requested=1)
+    monkeypatch.setenv("FTCTL_WORKERS", "1")
+    assert not engine.hosted(big)
+    monkeypatch.setenv("FTCTL_WORKERS", "2")
+    assert engine.hosted(big)
 
 
 def _legacy_run(src_path: Path, workers: int, split_classes: bool) -> tuple[object, ...]:

@@ -66,6 +66,16 @@ def worker_count(size: int, requested: int | None = None) -> int:
     return min(2, cores)
 
 
+def hosted(size: int, requested: int | None = None) -> bool:
+    """Whether a file of size bytes is read in the workers' host (run_hosted) even by one
+    worker: when it is big enough for workers (PARALLEL_MIN_BYTES), unless one process, this
+    one, was asked for (requested or FTCTL_WORKERS 1)."""
+    if size < PARALLEL_MIN_BYTES:
+        return False
+    asked = requested if requested is not None else os.environ.get("FTCTL_WORKERS", "")
+    return str(asked) not in ("0", "1")
+
+
 def _load() -> float:
     """The 1-minute load average (0 where the system does not say)."""
     try:
@@ -312,8 +322,8 @@ def run_parts(
         gc.unfreeze()
 
 
-# The host's command: the parent's sys.path first (argv), so it runs the same ftctl however the
-# parent was started (an installed script, `python -m ftctl`, a checkout).
+# The host's command, with this process's sys.path (argv), so it runs the same ftctl however this
+# one was started (an installed script, `python -m ftctl`, a checkout).
 _HOST_CODE = (
     "import sys; sys.path[:] = sys.argv[1:]; from ftctl.prepare.host import main; sys.exit(main())"
 )
@@ -326,7 +336,7 @@ def run_hosted(
     encoding_name loaded, but in a fresh host process that builds the encoder and runs the jobs
     (itself with one worker, or in workers forked from it: ftctl.prepare.host), so this process
     never holds the encoder. One job, or no tokens to count, runs here."""
-    if len(jobs) <= 1 or encoding_name is None or not sys.executable:
+    if len(jobs) <= 1 or encoding_name is None or not sys.executable or hasattr(sys, "frozen"):
         yield from run_parts(func, jobs, workers, lambda: token_counter(encoding_name))
         return
     import pickle
@@ -334,7 +344,6 @@ def run_hosted(
 
     from ftctl.tokens import rank_file
 
-    ranks = rank_file(encoding_name)  # checked here, where hashlib is loaded already
     host = subprocess.Popen(
         [sys.executable, "-c", _HOST_CODE, *sys.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
@@ -342,6 +351,8 @@ def run_hosted(
     try:
         try:
             with host.stdin:
+                # read and checked here, where hashlib is loaded already, while the host starts
+                ranks = rank_file(encoding_name)
                 pickle.dump((encoding_name, ranks), host.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 del ranks
                 pickle.dump((func, jobs, workers), host.stdin, protocol=pickle.HIGHEST_PROTOCOL)
@@ -372,7 +383,7 @@ class HostStopped(FtctlError):
     def __init__(self, status: int) -> None:
         super().__init__(
             f"prepare's worker process ended unexpectedly (exit status {status})",
-            hint="run it again; FTCTL_WORKERS=1 reads the file in one process",
+            hint="run it again; with FTCTL_WORKERS=1 the file is read in ftctl's own process",
         )
 
 

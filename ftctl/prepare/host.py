@@ -14,6 +14,7 @@ answers go to stdout, pickled: ("result", value) for each job in order, then ("e
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import sys
@@ -28,6 +29,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     source, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else is written on the answers' pipe
+    # and no worker holds it open: were this process killed, the parent would wait for them
+    os.register_at_fork(after_in_child=_release_answers)
     try:
         from ftctl.tokens import ordinary_encoding, parse_ranks
 
@@ -54,6 +57,10 @@ def main() -> int:
             return 1
         return 1
     return 0
+
+
+def _release_answers() -> None:
+    os.dup2(sys.stderr.fileno(), 1)
 
 
 def _nothing() -> None:

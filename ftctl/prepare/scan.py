@@ -142,7 +142,7 @@ def scan_jsonl(
     chunks = (
         # a big file's encoder is built in the workers' host (one worker or more), not here
         engine.run_hosted(scan_chunk, jobs, n_workers, encoding_name)
-        if n_workers > 1 or size >= engine.PARALLEL_MIN_BYTES
+        if n_workers > 1 or engine.hosted(size, workers)
         else engine.run_parts(
             scan_chunk, jobs, n_workers, lambda: engine.token_counter(encoding_name)
         )
