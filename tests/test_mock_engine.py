@@ -61,6 +61,27 @@ def test_plan_resolves_auto_and_counts_steps() -> None:
     assert len(csv) == 23 and all(len(row.split(",")) == 5 for row in csv)
 
 
+def test_a_plans_metrics_leave_the_collectors_walks_alone() -> None:
+    # Thousands of stored jobs must not lengthen the mock's full GC walks: once the collector has
+    # seen them, a plan's per-step metrics (plain tuples of numbers) are no longer tracked.
+    import gc
+
+    data = Dataset(examples=300, tokens=9_000, pairs=())
+    plan = make_plan(
+        data,
+        seed=3,
+        has_validation=True,
+        n_epochs=3,
+        batch_size=None,
+        learning_rate_multiplier=None,
+        beta=None,
+    )
+    gc.collect()
+    assert len(plan.metric_rows) == plan.total_steps > 100
+    assert not any(gc.is_tracked(row) for row in plan.metric_rows)
+    assert plan.metric(plan.total_steps) == plan.metrics[-1]
+
+
 def test_same_seed_same_story_different_seed_different_losses() -> None:
     data = b'{"prompt": "p ->", "completion": " c"}\n' * 12
 

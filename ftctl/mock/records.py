@@ -476,7 +476,7 @@ class Job:
         ][-KEPT_CHECKPOINTS:]
         out = []
         for step in reversed(reached):
-            metrics = self.plan.metrics[step - 1].checkpoint_metrics()
+            metrics = self.plan.metric(step).checkpoint_metrics()
             out.append(
                 {
                     "object": "fine_tuning.job.checkpoint",

@@ -258,12 +258,24 @@ class Plan:
     steps_per_epoch: int
     total_steps: int
     trained_tokens: int
-    metrics: tuple[StepMetrics | RewardMetrics, ...]
+    # Each step's metrics as a plain tuple of numbers (the fields of StepMetrics, or of
+    # RewardMetrics for reinforcement): Python's collector stops tracking such tuples, so the
+    # mock's full GC walks do not grow with the jobs stored (objects would add 90 a job).
+    metric_rows: tuple[tuple[Any, ...], ...]
     method: str = "supervised"
     # reinforcement: the resolved method hyperparameters beyond the common three
     extra: tuple[tuple[str, Any], ...] = ()
     # reinforcement: what the tune learned to answer, (prompt, the answer the grader rewards)
     learned: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def metrics(self) -> tuple[StepMetrics | RewardMetrics, ...]:
+        return tuple(self.metric(step) for step in range(1, len(self.metric_rows) + 1))
+
+    def metric(self, step: int) -> StepMetrics | RewardMetrics:
+        """The metrics of one step (1-based)."""
+        row = self.metric_rows[step - 1]
+        return RewardMetrics(*row) if self.method == "reinforcement" else StepMetrics(*row)
 
     @property
     def checkpoint_steps(self) -> list[int]:
@@ -330,7 +342,7 @@ def make_plan(
             return min(1.0, max(0.0, 0.5 + 0.5 * (1 - loss / math.log(2))))
         return min(1.0, max(0.0, 1.0 - loss / (start * 1.15)))
 
-    metrics: list[StepMetrics | RewardMetrics] = []
+    rows: list[tuple[int, float, float, float | None, float | None]] = []
     for step in range(1, total + 1):
         progress = step / total
         noise = 1 + rng.uniform(-0.12, 0.12) * (1 - 0.5 * progress)
@@ -340,9 +352,7 @@ def make_plan(
             valid_loss = loss * (1 + gap) + rng.uniform(0, 0.02)
             valid_acc = round(accuracy_of(valid_loss), 4)
             valid_loss = round(valid_loss, 4)
-        metrics.append(
-            StepMetrics(step, round(loss, 4), round(accuracy_of(loss), 4), valid_loss, valid_acc)
-        )
+        rows.append((step, round(loss, 4), round(accuracy_of(loss), 4), valid_loss, valid_acc))
     return Plan(
         n_epochs=epochs,
         batch_size=batch,
@@ -351,7 +361,7 @@ def make_plan(
         steps_per_epoch=steps_per_epoch,
         total_steps=total,
         trained_tokens=train.tokens * epochs,
-        metrics=tuple(metrics),
+        metric_rows=tuple(rows),
         method=method,
     )
 
@@ -505,7 +515,7 @@ def make_reinforcement_plan(
         # Reasoning shortens a little as the policy settles on what it is rewarded for.
         return round(REASONING_TOKENS[effort] * (1 - 0.25 * progress) * rng.uniform(0.9, 1.1), 1)
 
-    metrics: list[StepMetrics | RewardMetrics] = []
+    rows: list[tuple[int, float, float, float | None, float | None]] = []
     for step in range(1, total + 1):
         progress = step / total
         share = learned_share(progress)
@@ -527,9 +537,7 @@ def make_reinforcement_plan(
             ]
             valid_reward = round(sum(runs) / len(runs), 4)
             valid_tokens = tokens(progress)
-        metrics.append(
-            RewardMetrics(step, train_reward, tokens(progress), valid_reward, valid_tokens)
-        )
+        rows.append((step, train_reward, tokens(progress), valid_reward, valid_tokens))
     extra = {
         "eval_interval": interval,
         "eval_samples": samples,
@@ -544,7 +552,7 @@ def make_reinforcement_plan(
         steps_per_epoch=steps_per_epoch,
         total_steps=total,
         trained_tokens=train.tokens * epochs,
-        metrics=tuple(metrics),
+        metric_rows=tuple(rows),
         method="reinforcement",
         extra=tuple(extra.items()),
         learned=tuple((s.prompt, s.best_answer) for s in scored),
