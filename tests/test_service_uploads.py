@@ -121,6 +121,24 @@ def test_a_dropped_upload_answer_never_leaves_two_files(
     assert [f.id for f in copies] == [file["id"]]
 
 
+def test_a_dropped_completion_answer_never_leaves_two_files(
+    mock_app: tuple[str, Any], tmp_path: Path
+) -> None:
+    url, app = mock_app
+    path = _data(tmp_path)
+    # Every completion acts on the mock and its answer is lost: the listing must settle it.
+    with fault_proxy(url, drop_rate=1.0, routes=["/complete"]) as (proxy, stats):
+        client = openai.OpenAI(
+            api_key="sk-uploads-test", base_url=proxy, http_client=httpx.Client(), max_retries=5
+        )
+        service = FilesService(client, sleep=lambda s: None, parts_above=1000, part_size=4096)
+        file = service.upload(path, digest=digests(path))
+    assert stats["dropped POST"] == 1
+    copies = [f for f in app.state.store.files.values() if f.filename == path.name]
+    assert [f.id for f in copies] == [file["id"]]
+    assert copies[0].content == path.read_bytes()
+
+
 def test_an_upload_the_service_no_longer_has_is_started_again(
     mock_app: tuple[str, Any], tmp_path: Path
 ) -> None:

@@ -57,9 +57,9 @@ def worker_count(size: int, requested: int | None = None) -> int:
         return max(1, requested)
     if size < PARALLEL_MIN_BYTES:
         return 1
-    env = os.environ.get("FTCTL_WORKERS", "")
-    if env.isdigit():
-        return max(1, int(env))
+    asked = _asked_workers(None)
+    if asked is not None:
+        return asked
     cores = os.cpu_count() or 1
     if _load() >= cores:
         return 1
@@ -70,10 +70,15 @@ def hosted(size: int, requested: int | None = None) -> bool:
     """Whether a file of size bytes is read in the workers' host (run_hosted) even by one
     worker: when it is big enough for workers (PARALLEL_MIN_BYTES), unless one process, this
     one, was asked for (requested or FTCTL_WORKERS 1)."""
-    if size < PARALLEL_MIN_BYTES:
-        return False
-    asked = requested if requested is not None else os.environ.get("FTCTL_WORKERS", "")
-    return str(asked) not in ("0", "1")
+    return size >= PARALLEL_MIN_BYTES and _asked_workers(requested) != 1
+
+
+def _asked_workers(requested: int | None) -> int | None:
+    """The worker count asked for: requested, else FTCTL_WORKERS; None when neither says."""
+    if requested is not None:
+        return max(1, requested)
+    env = os.environ.get("FTCTL_WORKERS", "")
+    return max(1, int(env)) if env.isdigit() else None
 
 
 def _load() -> float:

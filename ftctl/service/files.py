@@ -230,18 +230,34 @@ class FilesService:
         notify: Notify,
     ) -> dict[str, Any]:
         once = self._client.with_options(max_retries=0)
+
+        def send() -> dict[str, Any]:
+            with path.open("rb") as handle:
+                body: IO[bytes] = handle
+                if on_progress is not None:
+                    body = _ProgressReader(handle, on_progress)  # type: ignore[assignment]
+                raw = once.files.with_raw_response.create(
+                    file=(path.name, body),
+                    purpose=purpose,  # type: ignore[arg-type]
+                )
+            return json_object(raw)
+
+        return self._store_once(send, path, size, before, notify)
+
+    def _store_once(
+        self,
+        send: Callable[[], dict[str, Any]],
+        path: Path,
+        size: int,
+        before: set[Any],
+        notify: Notify,
+    ) -> dict[str, Any]:
+        """The file that `send` (an upload, or an Uploads API completion) stores, stored once: a
+        failure that leaves it unclear is settled by listing the files before any retry."""
         attempts = self._client.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                with path.open("rb") as handle:
-                    body: IO[bytes] = handle
-                    if on_progress is not None:
-                        body = _ProgressReader(handle, on_progress)  # type: ignore[assignment]
-                    raw = once.files.with_raw_response.create(
-                        file=(path.name, body),
-                        purpose=purpose,  # type: ignore[arg-type]
-                    )
-                return json_object(raw)
+                return send()
             except KeyboardInterrupt:
                 raise self._interrupted(path, size, before) from None
             except Exception as exc:
@@ -255,10 +271,9 @@ class FilesService:
                 if never_processed(exc):  # waited already
                     notify("the file was not stored: uploading it again")
                 else:
-                    notify(
-                        f"the file was not stored: uploading it again in {backoff(attempt):.0f} s"
-                    )
-                    self._sleep(backoff(attempt))
+                    seconds = backoff(attempt)
+                    notify(f"the file was not stored: uploading it again in {seconds:.0f} s")
+                    self._sleep(seconds)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _after_failure(self, exc: Exception, attempt: int, attempts: int, notify: Notify) -> None:
@@ -490,27 +505,15 @@ class FilesService:
         notify: Notify,
     ) -> dict[str, Any]:
         once = self._client.with_options(max_retries=0)
-        attempts = self._client.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                raw = once.uploads.with_raw_response.complete(upload_id, part_ids=part_ids, md5=md5)
-                upload = json_object(raw)
-                file = upload.get("file")
-                if not isinstance(file, dict):
-                    raise FtctlError(f"upload {upload_id} completed without a file")
-                return file
-            except KeyboardInterrupt:
-                raise self._interrupted(path, size, before) from None
-            except Exception as exc:
-                self._after_failure(exc, attempt, attempts, notify)
-                found = self._find_new(path, size, before, exc, notify)
-                if found is not None:
-                    return found
-                if attempt == attempts:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
-        return json_object(raw)
+        def send() -> dict[str, Any]:
+            raw = once.uploads.with_raw_response.complete(upload_id, part_ids=part_ids, md5=md5)
+            file = json_object(raw).get("file")
+            if not isinstance(file, dict):
+                raise FtctlError(f"upload {upload_id} completed without a file")
+            return file
+
+        return self._store_once(send, path, size, before, notify)
 
     # -- reading, downloading, deleting ----------------------------------------------------------
     def list_page(
