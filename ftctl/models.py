@@ -135,13 +135,6 @@ _TABLE: tuple[ModelFacts, ...] = (
 
 MODEL_FACTS: dict[str, ModelFacts] = {facts.name: facts for facts in _TABLE}
 
-# Derived views, for callers that want a set rather than a question: the models /v1/completions
-# serves today, and the retired models with their current equivalents.
-COMPLETION_BASE_MODELS = frozenset(
-    f.name for f in _TABLE if f.endpoint == "completions" and not f.retired
-)
-RETIRED_BASE_MODELS: dict[str, str] = {f.name: f.successor for f in _TABLE if f.successor}
-
 # When a name is not in the table: the prefixes of the families we know the encoding of.
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 DEFAULT_LIMIT = 16_385
@@ -159,9 +152,6 @@ def base_model(model: str) -> str:
     if sep and tail.startswith("ft-"):
         return head
     return model
-
-
-base_of = base_model  # the name callers used before the table
 
 
 def model_facts(model: str) -> ModelFacts | None:

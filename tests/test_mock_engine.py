@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
 from ftctl.mock.completions import closest, generate, learned_text
-from ftctl.mock.http import parse_multipart
+from ftctl.mock.http import FormReader
 from ftctl.mock.training import Dataset, auto_batch_size, make_plan, results_csv
 from ftctl.models import default_epochs as auto_epochs
 from ftctl.tokens import encoding_for_model
@@ -151,7 +152,17 @@ def test_generate_honours_max_tokens_and_stop() -> None:
     assert len(beyond.tokens) == 500  # keeps going past the training text, cycling through it
 
 
-def test_multipart_parser_reads_what_httpx_sends() -> None:
+def parse_multipart(
+    content_type: str, body: bytes, spool_dir: Path
+) -> dict[str, tuple[str | None, bytes]]:
+    """form field name -> (filename or None, bytes), through the mock's streaming form reader."""
+    spooled = iter(spool_dir / f"part-{n}" for n in range(100))
+    reader = FormReader(content_type, lambda: next(spooled), len(body) + 1, "file")
+    reader.write(body)
+    return {name: (f.filename, f.read()) for name, f in reader.finish().items()}
+
+
+def test_multipart_parser_reads_what_httpx_sends(tmp_path: Path) -> None:
     request = httpx.Request(
         "POST",
         "http://x/",
@@ -159,7 +170,7 @@ def test_multipart_parser_reads_what_httpx_sends() -> None:
         data={"purpose": "fine-tune"},
     )
     body = request.read()
-    fields = parse_multipart(request.headers["content-type"], body)
+    fields = parse_multipart(request.headers["content-type"], body, tmp_path)
     assert fields["file"] == ("a b.jsonl", b"line\r\n\r\nmore\r\n")
     assert fields["purpose"] == (None, b"fine-tune")
     assert json.dumps(sorted(fields)) == '["file", "purpose"]'

@@ -231,13 +231,6 @@ def check_int_range(name: str, value: int, low: int, high: int) -> int:
     return value
 
 
-def number_out_of_range(param: str, value: float, high: float | None) -> APIError:
-    bound = f"greater than 0 and at most {high}" if high else "greater than 0"
-    return invalid_value(
-        param, f"Invalid '{param}': expected a value {bound}, but got {value} instead."
-    )
-
-
 def one_of(param: str, value: str, allowed: Iterable[str]) -> APIError:
     names = ", ".join(f"'{a}'" for a in allowed)
     return invalid_value(

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import random
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -458,25 +457,6 @@ async def read_form(
         reader.discard()
         raise errors.not_multipart() from None
     return reader
-
-
-def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """form field name -> (filename or None, bytes), for a body held in memory."""
-    spooled: list[Path] = []
-
-    def spool() -> Path:
-        path = Path(tempfile.mkstemp(prefix="ftctl-form-")[1])
-        spooled.append(path)
-        return path
-
-    reader = FormReader(content_type, spool, len(body) + 1, "file")
-    try:
-        reader.write(body)
-        fields = reader.finish()
-        return {name: (f.filename, f.read()) for name, f in fields.items()}
-    finally:
-        for path in spooled:
-            path.unlink(missing_ok=True)
 
 
 # -- query strings and pages --------------------------------------------------------------------

@@ -56,17 +56,6 @@ def integer(name: str, value: object, low: int, high: int) -> int:
     return errors.check_int_range(name, value, low, high)
 
 
-def positive_number(name: str, value: object, high: float | None = None) -> float:
-    if not is_number(value):
-        raise errors.invalid_type(name, "a number or 'auto'", value)
-    assert isinstance(value, int | float)
-    if not math.isfinite(value):
-        raise errors.not_finite(name)
-    if value <= 0 or (high is not None and value > high):
-        raise errors.number_out_of_range(name, value, high)
-    return value
-
-
 def hyperparameters(raw: object, where: str, method: str) -> dict[str, Any]:
     """The hyperparameters a request gives for `method`, checked against the API's ranges
     (ftctl.hyperparameters); raise APIError naming the first bad one (`where` is its path, e.g.

@@ -5,15 +5,13 @@ and the mock share. Nothing here prints or imports Typer, Rich or openai.
   unreadable gets its own one-line InputError (exit 2) before anything reads it;
 - shown_path: a file name with its control characters escaped, safe to print on a terminal;
 - bounded_lines / LineTooLong: lines over MAX_LINE_BYTES are refused by number, never read whole;
-- reject_constant / depth_problem: `NaN`, `Infinity` and nesting past MAX_DEPTH are not accepted;
-  strict_loads applies both to one JSON text (a request body, say).
+- reject_constant / depth_problem: `NaN`, `Infinity` and nesting past MAX_DEPTH are not accepted.
 """
 
 from __future__ import annotations
 
 import errno
 import itertools
-import json
 import os
 import re
 import stat
@@ -157,19 +155,3 @@ def depth_problem(line: str | bytes) -> str | None:
     steps = (_DEPTH_STEP.get(ord(c), 0) for c in text if c in "[]{}")
     deepest = max(itertools.accumulate(steps), default=0)
     return too_deep() if deepest > MAX_DEPTH else None
-
-
-def strict_loads(data: str | bytes) -> object:
-    """json.loads that takes JSON only: NotJson (a ValueError, its message for a person) for
-    `NaN`/`Infinity`, nesting past MAX_DEPTH, or anything else json refuses."""
-    deep = depth_problem(data)
-    if deep:
-        raise NotJson(deep)
-    try:
-        return json.loads(data, parse_constant=reject_constant)
-    except NotJson:
-        raise
-    except RecursionError:
-        raise NotJson(too_deep()) from None
-    except ValueError as exc:
-        raise NotJson(f"not valid JSON ({exc.args[0]})") from None
